@@ -1,0 +1,265 @@
+"""ModalityBlocks: the row-aligned container that passes between union and fusion."""
+
+from numbers import Integral
+from types import MappingProxyType
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["ModalityBlocks"]
+
+
+def _n_rows(block):
+    return block.shape[0]
+
+
+def _default_feature_names(block):
+    width = int(np.prod(block.shape[1:], dtype=np.int64))
+    return np.asarray([f"x{i}" for i in range(width)], dtype=object)
+
+
+def _as_block(name, block):
+    if sparse.issparse(block):
+        if block.ndim != 2:
+            raise ValueError(f"Modality {name!r}: a sparse block must be 2-D.")
+        return block if block.format in ("csr", "csc") else block.tocsr()
+    block = np.asarray(block)
+    if block.ndim < 2:
+        raise ValueError(
+            f"Modality {name!r}: a block must have at least 2 dimensions "
+            f"(n_samples, n_features); got shape {block.shape}. Reshape a single "
+            "feature with block.reshape(-1, 1)."
+        )
+    return block
+
+
+class ModalityBlocks:
+    """Row-aligned feature blocks, one per modality, with presence masks.
+
+    ``ModalityBlocks`` is what :class:`~polymodal.MultimodalUnion` returns and
+    what every fusion step takes. It behaves like a sample-indexed container
+    (as skorch's ``SliceDict``): ``len(blocks)`` and ``blocks.shape[0]`` are the
+    number of rows and ``blocks[rows]`` selects rows, so scikit-learn's
+    cross-validation and meta-estimators can split it. A string key selects a
+    modality.
+
+    Parameters
+    ----------
+    blocks : dict of str to array-like or sparse matrix
+        One block per modality, all with the same number of rows. A block is a
+        2-D array ``(n_samples, n_features)``, a scipy sparse matrix, or an N-D
+        array for the deep heads (images as ``(n, C, H, W)``, one-hot sequences
+        as ``(n, alphabet, L)``).
+    masks : dict of str to array-like of bool, default=None
+        ``masks[name][i]`` is True when modality ``name`` is present for row
+        ``i``. The masks are authoritative: the values in absent rows
+        (NaN for dense blocks, empty rows for sparse blocks) carry no meaning.
+        A modality without a mask is present in every row.
+    feature_names : dict of str to array-like of str, default=None
+        Unprefixed names of each block's columns; ``x0, x1, ...`` where not
+        given. Modality prefixes are added by the step that turns blocks into
+        columns.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The modality names, in the order they were given.
+    masks : mapping of str to ndarray of bool
+        Read-only view of the presence masks.
+    feature_names : mapping of str to ndarray of str
+        Read-only view of the feature names.
+    shape : tuple of int
+        ``(n_samples,)``.
+
+    See Also
+    --------
+    polymodal.MultimodalUnion : Produces ModalityBlocks from a patient table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> blocks = ModalityBlocks(
+    ...     {"clinical": np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),
+    ...      "note": np.array([[0.1], [np.nan], [0.3]])},
+    ...     masks={"note": [True, False, True]},
+    ... )
+    >>> len(blocks), blocks.names
+    (3, ('clinical', 'note'))
+    >>> blocks["note"].ravel()
+    array([0.1, nan, 0.3])
+    >>> blocks[[0, 2]].masks["note"]
+    array([ True,  True])
+    """
+
+    def __init__(self, blocks, masks=None, feature_names=None):
+        if not isinstance(blocks, dict) or not blocks:
+            raise TypeError(
+                "ModalityBlocks takes a non-empty dict mapping modality names to "
+                f"blocks; got {type(blocks).__name__}."
+            )
+        masks = {} if masks is None else dict(masks)
+        feature_names = {} if feature_names is None else dict(feature_names)
+        unknown = (set(masks) | set(feature_names)) - set(blocks)
+        if unknown:
+            raise ValueError(
+                f"Masks or feature names given for modalities {sorted(unknown)} "
+                f"that have no block; the blocks are {list(blocks)}."
+            )
+        self._blocks = {}
+        self._masks = {}
+        self._feature_names = {}
+        n_samples = None
+        for name, block in blocks.items():
+            if not isinstance(name, str):
+                raise TypeError(f"Modality names must be str; got {name!r}.")
+            block = _as_block(name, block)
+            if n_samples is None:
+                n_samples = _n_rows(block)
+            elif _n_rows(block) != n_samples:
+                raise ValueError(
+                    f"Modality {name!r} has {_n_rows(block)} rows but modality "
+                    f"{next(iter(blocks))!r} has {n_samples}; all blocks must be "
+                    "row-aligned."
+                )
+            mask = masks.get(name)
+            mask = (
+                np.ones(n_samples, dtype=bool)
+                if mask is None
+                else np.asarray(mask, dtype=bool)
+            )
+            if mask.shape != (n_samples,):
+                raise ValueError(
+                    f"Modality {name!r}: mask has shape {mask.shape}, expected "
+                    f"({n_samples},)."
+                )
+            names = feature_names.get(name)
+            names = (
+                _default_feature_names(block)
+                if names is None
+                else np.asarray(names, dtype=object)
+            )
+            width = int(np.prod(block.shape[1:], dtype=np.int64))
+            if names.shape != (width,):
+                raise ValueError(
+                    f"Modality {name!r}: {names.shape[0]} feature names for "
+                    f"{width} features."
+                )
+            self._blocks[name] = block
+            self._masks[name] = mask
+            self._feature_names[name] = names
+        self._n_samples = n_samples
+
+    @classmethod
+    def _from_parts(cls, blocks, masks, feature_names, n_samples):
+        # Row selection reuses validated parts without re-checking them.
+        new = cls.__new__(cls)
+        new._blocks = blocks
+        new._masks = masks
+        new._feature_names = feature_names
+        new._n_samples = n_samples
+        return new
+
+    @property
+    def names(self):
+        """Modality names, in order."""
+        return tuple(self._blocks)
+
+    @property
+    def masks(self):
+        """Presence masks by modality (read-only mapping)."""
+        return MappingProxyType(self._masks)
+
+    @property
+    def feature_names(self):
+        """Unprefixed feature names by modality (read-only mapping)."""
+        return MappingProxyType(self._feature_names)
+
+    @property
+    def shape(self):
+        """``(n_samples,)``, so that scikit-learn counts rows correctly."""
+        return (self._n_samples,)
+
+    def __len__(self):
+        return self._n_samples
+
+    def __contains__(self, name):
+        return name in self._blocks
+
+    def items(self):
+        """Iterate over ``(name, block)`` pairs in modality order."""
+        return self._blocks.items()
+
+    def __iter__(self):
+        raise TypeError(
+            "ModalityBlocks is not iterable: iterate over blocks.names or "
+            "blocks.items(), and select rows with blocks[rows]."
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "ModalityBlocks cannot be converted to one array: add a fusion step "
+            "(for example polymodal.fusion.ConcatFusion()) after the "
+            "MultimodalUnion, or use a final-step fusion estimator."
+        )
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            try:
+                return self._blocks[key]
+            except KeyError:
+                raise KeyError(
+                    f"No modality {key!r}; the modalities are {list(self.names)}."
+                ) from None
+        if isinstance(key, tuple):
+            # sklearn's _safe_indexing passes (rows, Ellipsis).
+            if len(key) == 2 and key[1] is Ellipsis:
+                key = key[0]
+            else:
+                raise TypeError(
+                    "ModalityBlocks selects rows only: use blocks[rows] or "
+                    "blocks[rows, ...]."
+                )
+        rows = self._normalize_rows(key)
+        n_samples = (
+            len(range(self._n_samples)[rows]) if isinstance(rows, slice) else len(rows)
+        )
+        return self._from_parts(
+            {name: block[rows] for name, block in self._blocks.items()},
+            {name: mask[rows] for name, mask in self._masks.items()},
+            self._feature_names,
+            n_samples,
+        )
+
+    def _normalize_rows(self, key):
+        if isinstance(key, slice):
+            return key
+        if isinstance(key, (Integral, np.integer)):
+            raise TypeError(
+                "ModalityBlocks does not return a single row: select one row "
+                "with blocks[[i]]."
+            )
+        rows = np.asarray(key)
+        if rows.dtype == bool:
+            if rows.shape != (self._n_samples,):
+                raise IndexError(
+                    f"Boolean row mask has shape {rows.shape}; expected "
+                    f"({self._n_samples},)."
+                )
+            return np.flatnonzero(rows)
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.intp)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(
+                "Rows must be selected with an int array, a slice or a boolean "
+                f"mask; got an array of dtype {rows.dtype} and shape {rows.shape}."
+            )
+        return rows
+
+    def __repr__(self):
+        parts = []
+        for name, block in self._blocks.items():
+            kind = "sparse" if sparse.issparse(block) else "dense"
+            present = int(self._masks[name].sum())
+            parts.append(f"{name}: {kind} {tuple(block.shape)}, {present} present")
+        return f"ModalityBlocks(n_samples={self._n_samples}; " + "; ".join(parts) + ")"

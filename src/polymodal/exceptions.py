@@ -1,0 +1,15 @@
+"""Warning classes raised by polymodal."""
+
+__all__ = ["MissingModalityWarning", "PolymodalWarning", "RowFailureWarning"]
+
+
+class PolymodalWarning(UserWarning):
+    """Base class of polymodal's warnings."""
+
+
+class MissingModalityWarning(PolymodalWarning):
+    """Rows lack a modality, or every modality, where a method needs them."""
+
+
+class RowFailureWarning(PolymodalWarning):
+    """A transformer could not read some rows, which were marked absent."""

@@ -1,0 +1,9 @@
+"""Fusion steps: turn ModalityBlocks into one feature matrix, or predictions.
+
+Every fusion estimator documents its math and what it does with rows where a
+modality is absent; each also accepts a plain 2-D array as a single modality.
+"""
+
+from ._early import ConcatFusion
+
+__all__ = ["ConcatFusion"]

@@ -1,0 +1,1041 @@
+"""MultimodalUnion: one transformer per modality, output as ModalityBlocks."""
+
+import warnings
+from collections import Counter
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn import config_context
+from sklearn.base import TransformerMixin, clone
+from sklearn.pipeline import _name_estimators
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import Bunch, _safe_indexing, get_tags
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _num_samples, check_is_fitted
+
+from ._blocks import ModalityBlocks
+from .exceptions import RowFailureWarning
+from .utils._sklearn_compat import (
+    HasMethods,
+    Hidden,
+    StrOptions,
+    _BaseComposition,
+    _check_feature_names,
+    _check_n_features,
+    _fit_context,
+    _get_column_indices,
+    _print_elapsed_time,
+    _VisualBlock,
+)
+from .utils._sparse import row_of_entries, zero_rows
+from .utils.validation import describe_rows
+
+__all__ = ["MultimodalUnion", "make_multimodal_union"]
+
+REMAINDER = "remainder"
+
+
+class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=None):
+    """Apply one transformer per modality and return row-aligned blocks.
+
+    The multimodal counterpart of :class:`~sklearn.compose.ColumnTransformer`:
+    each modality (a CT image column, a clinical note, a DNA sequence, a group
+    of clinical values) gets its own transformer, and the result is
+    :class:`~polymodal.ModalityBlocks` rather than one concatenated matrix, so
+    that a fusion step chosen by cross-validation decides how the modalities
+    are combined.
+
+    **Missing modalities are normal.** A row lacks a modality when every input
+    cell of that modality is missing (None, NaN, ``pd.NA``; for text also an
+    empty or whitespace-only string). Each transformer is fitted and applied on
+    the rows where its modality is present only; in the output block, absent
+    rows are NaN (dense) or empty (sparse) and ``blocks.masks[name]`` is False
+    for them. A row that a transformer returns as all-NaN (the protocol of
+    polymodal transformers for a row they could not read) is marked absent too,
+    with a :class:`~polymodal.exceptions.RowFailureWarning` naming the rows.
+
+    Parameters
+    ----------
+    transformers : list of tuples
+        ``(name, transformer, columns)`` tuples, one per modality.
+
+        name : str
+            The modality name: the key in the output blocks and the prefix of
+            nested parameters (``union__note__min_df``).
+        transformer : {"drop", "passthrough"} or estimator
+            An estimator with ``fit`` and ``transform``; "passthrough" hands the
+            columns on unchanged; "drop" leaves the modality out.
+        columns : str, int, array-like of str or int, slice, bool mask or callable
+            The input columns of the modality. A single string or int gives
+            the transformer a 1-D column (what text vectorizers need); a list
+            gives it a 2-D table. A callable (such as
+            :class:`~sklearn.compose.make_column_selector`) is called on the
+            input and returns any of the above.
+    remainder : {"drop", "passthrough"} or estimator, default="drop"
+        What to do with the columns no modality names: drop them, pass them
+        on, or transform them, as a modality named ``"remainder"``.
+    n_jobs : int, default=None
+        Number of modalities processed in parallel with joblib (``-1``: all
+        cores). The result does not depend on it.
+    transformer_weights : dict, default=None
+        Multiplier applied to each modality's block, keyed by modality name.
+    verbose : bool, default=False
+        Print the time spent on each modality.
+    verbose_feature_names_out : bool, default=True
+        Prefix the names of :meth:`get_feature_names_out` with the modality
+        name. Block feature names are always stored unprefixed.
+    on_error : {"raise", "missing"}, default="raise"
+        What to do when a transformer fails on some rows at transform time:
+        raise, or retry the batch row by row and mark the rows that fail as
+        absent (with a warning naming them). It applies to transformers without
+        an ``on_error`` parameter of their own; polymodal's transformers
+        handle their rows themselves. ``fit`` itself must succeed on the
+        present rows.
+
+    Attributes
+    ----------
+    transformers_ : list of tuples
+        ``(name, fitted_transformer, columns)`` for every modality, the
+        remainder included when it is not dropped.
+    named_transformers_ : :class:`~sklearn.utils.Bunch`
+        The fitted transformers by modality name.
+    output_indices_ : dict of str to slice
+        Where each modality's features lie in :meth:`get_feature_names_out`.
+    n_features_in_ : int
+        Number of input columns seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Input column names, when the input had string column names.
+
+    See Also
+    --------
+    make_multimodal_union : Build a union without naming every modality.
+    polymodal.fusion.ConcatFusion : Early fusion of the blocks for any head.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from polymodal import MultimodalUnion
+    >>> X = pd.DataFrame({
+    ...     "note": ["no cough", "cough and fever", None, "fever"],
+    ...     "age": [61.0, 54.0, 70.0, None],
+    ... })
+    >>> union = MultimodalUnion([
+    ...     ("note", TfidfVectorizer(), "note"),
+    ...     ("clinical", StandardScaler(), ["age"]),
+    ... ])
+    >>> blocks = union.fit_transform(X)
+    >>> blocks.names
+    ('note', 'clinical')
+    >>> blocks.masks["note"], blocks.masks["clinical"]
+    (array([ True,  True, False,  True]), array([ True,  True,  True, False]))
+    >>> union.get_feature_names_out()[:3]
+    array(['note__and', 'note__cough', 'note__fever'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        "transformers": [list, Hidden(tuple)],
+        "remainder": [
+            StrOptions({"drop", "passthrough"}),
+            HasMethods(["fit", "transform"]),
+            HasMethods(["fit_transform", "transform"]),
+        ],
+        "n_jobs": [Integral, None],
+        "transformer_weights": [dict, None],
+        "verbose": ["verbose"],
+        "verbose_feature_names_out": ["boolean"],
+        "on_error": [StrOptions({"raise", "missing"})],
+    }
+
+    def __init__(
+        self,
+        transformers,
+        *,
+        remainder="drop",
+        n_jobs=None,
+        transformer_weights=None,
+        verbose=False,
+        verbose_feature_names_out=True,
+        on_error="raise",
+    ):
+        self.transformers = transformers
+        self.remainder = remainder
+        self.n_jobs = n_jobs
+        self.transformer_weights = transformer_weights
+        self.verbose = verbose
+        self.verbose_feature_names_out = verbose_feature_names_out
+        self.on_error = on_error
+
+    # -- parameters ---------------------------------------------------------
+    @property
+    def _transformers(self):
+        try:
+            return [(name, trans) for name, trans, _ in self.transformers]
+        except (TypeError, ValueError):
+            return self.transformers
+
+    @_transformers.setter
+    def _transformers(self, value):
+        try:
+            self.transformers = [
+                (name, trans, col)
+                for ((name, trans), (_, _, col)) in zip(
+                    value, self.transformers, strict=True
+                )
+            ]
+        except (TypeError, ValueError):
+            self.transformers = value
+
+    def get_params(self, deep=True):
+        """Get parameters, including those of each modality's transformer.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of the transformers, as
+            ``<modality>__<parameter>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("_transformers", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including ``<modality>__<parameter>`` ones.
+
+        A whole modality transformer is replaced with ``<modality>=estimator``.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameters to set.
+
+        Returns
+        -------
+        self : MultimodalUnion
+        """
+        self._set_params("_transformers", **params)
+        return self
+
+    def set_output(self, *, transform=None):
+        """Accept an output configuration without changing the output.
+
+        The union always returns :class:`~polymodal.ModalityBlocks`: blocks
+        are not one table. Pandas output belongs to the fusion step, which
+        turns blocks into columns. The method exists so that
+        ``Pipeline.set_output`` works on pipelines that hold a union.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            Ignored.
+
+        Returns
+        -------
+        self : MultimodalUnion
+        """
+        return self
+
+    # -- validation ---------------------------------------------------------
+    def _validate_transformers(self):
+        if not self.transformers:
+            raise ValueError("MultimodalUnion needs at least one modality.")
+        for entry in self.transformers:
+            if not isinstance(entry, tuple | list) or len(entry) != 3:
+                raise ValueError(
+                    "Each modality is a (name, transformer, columns) tuple; got "
+                    f"{entry!r}."
+                )
+        names = [name for name, _, _ in self.transformers]
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"Modality names must be str; got {name!r}.")
+        duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
+        if duplicates:
+            raise ValueError(
+                f"Modality names must be unique; {duplicates} appear more than once."
+            )
+        if self.remainder != "drop" and REMAINDER in names:
+            raise ValueError(
+                f"{REMAINDER!r} is the name of the remainder modality; rename "
+                "the modality that uses it."
+            )
+        self._validate_names(names)
+        for name, trans, _ in self.transformers:
+            if isinstance(trans, str):
+                if trans not in ("drop", "passthrough"):
+                    raise ValueError(
+                        f"Modality {name!r}: the transformer is {trans!r}; a "
+                        "string transformer must be 'drop' or 'passthrough'."
+                    )
+            elif not (
+                hasattr(trans, "fit") or hasattr(trans, "fit_transform")
+            ) or not hasattr(trans, "transform"):
+                raise TypeError(
+                    f"Modality {name!r}: {trans!r} (type {type(trans).__name__}) "
+                    "is not a transformer; it needs fit (or fit_transform) and "
+                    "transform, or use 'drop' or 'passthrough'."
+                )
+        if self.transformer_weights:
+            unknown = set(self.transformer_weights) - set(names) - {REMAINDER}
+            if unknown:
+                raise ValueError(
+                    f"transformer_weights names modalities {sorted(unknown)} that "
+                    f"the union does not have; the modalities are {names}."
+                )
+
+    def _check_input(self, X, *, reset):
+        if isinstance(X, ModalityBlocks):
+            raise TypeError(
+                "MultimodalUnion takes the patient table (a DataFrame, a dict of "
+                "columns or a 2-D array), not ModalityBlocks."
+            )
+        if sparse.issparse(X):
+            X = X.tocsr()
+        elif isinstance(X, dict):
+            X = _dict_to_frame(X)
+        elif not isinstance(X, pd.DataFrame):
+            X = np.asarray(X, dtype=object) if _is_ragged(X) else np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(
+                    "MultimodalUnion expects a DataFrame, a dict of equal-length "
+                    f"columns or a 2-D array; got an array of shape {X.shape}. "
+                    "Reshape your data either using array.reshape(-1, 1) if your "
+                    "data has a single feature or array.reshape(1, -1) if it "
+                    "contains a single sample."
+                )
+        for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+            if X.shape[axis] == 0:
+                raise ValueError(
+                    f"Found array with 0 {what} (shape={X.shape}) while a minimum "
+                    "of 1 is required by MultimodalUnion."
+                )
+        if reset:
+            _check_feature_names(self, X, reset=True)
+            _check_n_features(self, X, reset=True)
+        elif hasattr(self, "feature_names_in_") and isinstance(X, pd.DataFrame):
+            used = {
+                self.feature_names_in_[index]
+                for index in np.concatenate(
+                    [idx for idx, _ in self._input_columns.values()] or [[]]
+                ).astype(int)
+            }
+            missing = sorted(used - set(X.columns))
+            if missing:
+                raise ValueError(
+                    f"Columns {missing} were used in fit but are missing from X; "
+                    f"they feed the modalities {self._modalities_of(missing)}."
+                )
+        else:
+            _check_feature_names(self, X, reset=False)
+            _check_n_features(self, X, reset=False)
+        return X
+
+    def _modalities_of(self, column_names):
+        names = set(column_names)
+        return [
+            modality
+            for modality, (indices, _) in self._input_columns.items()
+            if names & {self.feature_names_in_[i] for i in indices}
+        ]
+
+    def _resolve_columns(self, X):
+        """Map each modality to (input column indices, whether a scalar key)."""
+        resolved = {}
+        used = set()
+        for name, _, columns in self.transformers:
+            key = columns(X) if callable(columns) else columns
+            try:
+                if isinstance(key, slice) and key.start is None and key.stop is None:
+                    indices = list(range(X.shape[1]))[key]
+                else:
+                    indices = _get_column_indices(X, key)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise ValueError(
+                    f"Modality {name!r}: cannot select columns {key!r} from X: {exc}"
+                ) from exc
+            scalar = isinstance(key, str | Integral) and not isinstance(key, bool)
+            resolved[name] = (np.asarray(indices, dtype=int), scalar)
+            used.update(indices)
+        n_columns = X.shape[1]
+        rest = [i for i in range(n_columns) if i not in used]
+        if self.remainder != "drop" and rest:
+            resolved[REMAINDER] = (np.asarray(rest, dtype=int), False)
+        return resolved
+
+    def _select(self, X, indices, scalar):
+        if hasattr(self, "feature_names_in_") and isinstance(X, pd.DataFrame):
+            labels = list(self.feature_names_in_[indices])
+            return X[labels[0]] if scalar else X[labels]
+        key = int(indices[0]) if scalar else indices
+        return _safe_indexing(X, key, axis=1)
+
+    def _modality_specs(self):
+        """Yield (name, transformer, columns) including the remainder."""
+        specs = list(self.transformers)
+        if REMAINDER in self._input_columns:
+            specs.append((REMAINDER, self.remainder, self._input_columns[REMAINDER][0]))
+        return specs
+
+    # -- fit and transform --------------------------------------------------
+    def fit(self, X, y=None, **params):
+        """Fit each modality's transformer on the rows where it is present.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or array-like of shape (n_samples, n_columns)
+            The patient table.
+        y : array-like of shape (n_samples,), default=None
+            Targets, passed to supervised transformers (present rows only).
+        **params : dict
+            Metadata routed to the transformers (requires
+            ``sklearn.set_config(enable_metadata_routing=True)``). Per-sample
+            metadata is sliced to each modality's present rows.
+
+        Returns
+        -------
+        self : MultimodalUnion
+        """
+        self.fit_transform(X, y, **params)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit_transform(self, X, y=None, **params):
+        """Fit every modality's transformer and return the blocks.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or array-like of shape (n_samples, n_columns)
+            The patient table.
+        y : array-like of shape (n_samples,), default=None
+            Targets, passed to supervised transformers (present rows only).
+        **params : dict
+            Metadata routed to the transformers.
+
+        Returns
+        -------
+        blocks : ModalityBlocks
+            One block per modality, with presence masks and feature names.
+        """
+        _raise_for_params(params, self, "fit_transform")
+        self._validate_transformers()
+        X = self._check_input(X, reset=True)
+        n_samples = X.shape[0]
+        if y is not None and _num_samples(y) != n_samples:
+            raise ValueError(
+                f"X has {n_samples} rows but y has {_num_samples(y)}; they must "
+                "describe the same samples."
+            )
+        self._input_columns = self._resolve_columns(X)
+        routed = self._route(params, "fit_transform")
+        specs = [
+            (name, trans, cols)
+            for name, trans, cols in self._modality_specs()
+            if trans != "drop" and self._input_columns[name][0].size
+        ]
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_process_modality)(
+                _prepare(trans),
+                self._select(X, *self._input_columns[name]),
+                y,
+                name=name,
+                fit=True,
+                params=routed[name],
+                weight=(self.transformer_weights or {}).get(name),
+                on_error=self.on_error,
+                message=self._log_message(name, i, len(specs)),
+            )
+            for i, (name, trans, _) in enumerate(specs, start=1)
+        )
+        fitted = dict(zip([name for name, _, _ in specs], results, strict=True))
+        self.transformers_ = [
+            (name, fitted[name].transformer if name in fitted else trans, columns)
+            for name, trans, columns in self._modality_specs()
+        ]
+        for name, result in fitted.items():
+            if not result.mask.any():
+                raise ValueError(_absent_everywhere_message(name))
+        self._block_feature_names = {
+            name: result.feature_names for name, result in fitted.items()
+        }
+        self._block_templates = {
+            name: (result.block.shape[1:], sparse.issparse(result.block))
+            for name, result in fitted.items()
+        }
+        return _assemble(fitted, n_samples)
+
+    def transform(self, X, **params):
+        """Transform each modality's present rows with its fitted transformer.
+
+        Parameters
+        ----------
+        X : DataFrame, dict of columns or array-like of shape (n_samples, n_columns)
+            The patient table, with the columns used in fit.
+        **params : dict
+            Metadata routed to the transformers' ``transform``.
+
+        Returns
+        -------
+        blocks : ModalityBlocks
+            One block per fitted modality, absent rows masked.
+        """
+        check_is_fitted(self)
+        _raise_for_params(params, self, "transform")
+        X = self._check_input(X, reset=False)
+        routed = self._route(params, "transform")
+        specs = [
+            (name, trans)
+            for name, trans, _ in self.transformers_
+            if name in self._block_feature_names
+        ]
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_process_modality)(
+                trans,
+                self._select(X, *self._input_columns[name]),
+                None,
+                name=name,
+                fit=False,
+                params=routed[name],
+                weight=(self.transformer_weights or {}).get(name),
+                on_error=self.on_error,
+                message=self._log_message(name, i, len(specs)),
+                template=self._block_templates[name],
+            )
+            for i, (name, trans) in enumerate(specs, start=1)
+        )
+        transformed = dict(zip([name for name, _ in specs], results, strict=True))
+        for name, result in transformed.items():
+            result.feature_names = self._block_feature_names[name]
+        return _assemble(transformed, X.shape[0])
+
+    def _route(self, params, method):
+        names = [name for name, _, _ in self._modality_specs()]
+        if _routing_enabled():
+            routed = process_routing(self, method, **params)
+            return {name: _method_params(routed[name], method) for name in names}
+        return {name: {} for name in names}
+
+    def _log_message(self, name, index, total):
+        if not self.verbose:
+            return None
+        return f"({index} of {total}) Processing {name}"
+
+    # -- fitted information -------------------------------------------------
+    @property
+    def named_transformers_(self):
+        """Fitted transformers by modality name (a :class:`~sklearn.utils.Bunch`)."""
+        return Bunch(**{name: trans for name, trans, _ in self.transformers_})
+
+    def __getitem__(self, name):
+        try:
+            return self.named_transformers_[name]
+        except AttributeError as exc:
+            raise TypeError(
+                "MultimodalUnion is subscriptable after it is fitted"
+            ) from exc
+        except KeyError as exc:
+            raise KeyError(f"{name!r} is not a modality of this union") from exc
+
+    @property
+    def output_indices_(self):
+        """Slices of :meth:`get_feature_names_out` that hold each modality."""
+        check_is_fitted(self)
+        indices, start = {}, 0
+        for name, _, _ in self.transformers_:
+            width = len(self._block_feature_names.get(name, ()))
+            indices[name] = slice(start, start + width)
+            start += width
+        return indices
+
+    def get_feature_names_out(self, input_features=None):
+        """Feature names of all blocks, in modality order.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Unused; present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``<modality>__<feature>`` when ``verbose_feature_names_out`` is
+            True, the bare feature names otherwise (which must then be unique).
+        """
+        check_is_fitted(self)
+        names = [
+            f"{modality}__{feature}" if self.verbose_feature_names_out else feature
+            for modality, features in self._block_feature_names.items()
+            for feature in features
+        ]
+        if not self.verbose_feature_names_out:
+            repeated = sorted(n for n, c in Counter(names).items() if c > 1)
+            if repeated:
+                raise ValueError(
+                    f"Output feature names {repeated[:5]} are not unique. Set "
+                    "verbose_feature_names_out=True to prefix them with the "
+                    "modality name."
+                )
+        return np.asarray(names, dtype=object)
+
+    def get_metadata_routing(self):
+        """Route metadata to each modality's transformer.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=self)
+        specs = list(self.transformers)
+        if self.remainder != "drop":
+            specs.append((REMAINDER, self.remainder, None))
+        for name, step, _ in specs:
+            if isinstance(step, str):
+                continue
+            mapping = MethodMapping()
+            if hasattr(step, "fit_transform"):
+                mapping.add(caller="fit", callee="fit_transform").add(
+                    caller="fit_transform", callee="fit_transform"
+                )
+            else:
+                mapping.add(caller="fit", callee="fit").add(
+                    caller="fit", callee="transform"
+                ).add(caller="fit_transform", callee="fit").add(
+                    caller="fit_transform", callee="transform"
+                )
+            mapping.add(caller="transform", callee="transform")
+            router.add(method_mapping=mapping, **{name: step})
+        return router
+
+    def _sk_visual_block_(self):
+        specs = (
+            self.transformers_ if hasattr(self, "transformers_") else self.transformers
+        )
+        if not hasattr(self, "transformers_") and self.remainder != "drop":
+            specs = [*specs, (REMAINDER, self.remainder, [])]
+        names, transformers, columns = zip(*specs, strict=True)
+        details = [
+            c
+            if isinstance(c, str)
+            else list(np.asarray(c).tolist())
+            if not callable(c) and not isinstance(c, slice)
+            else c
+            for c in columns
+        ]
+        return _VisualBlock("parallel", transformers, names=names, name_details=details)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = []
+        try:
+            tags.input_tags.sparse = all(
+                get_tags(trans).input_tags.sparse
+                for _, trans, _ in self.transformers
+                if not isinstance(trans, str)
+            )
+        except (TypeError, ValueError):
+            # A malformed transformers list is reported by fit, not by tags.
+            tags.input_tags.sparse = False
+        return tags
+
+
+def _method_params(routed_step, method):
+    if method == "fit_transform" and "fit_transform" in routed_step:
+        return {"fit_transform": routed_step.fit_transform}
+    if method == "fit_transform":
+        return {"fit": routed_step.fit, "transform": routed_step.transform}
+    return {"transform": routed_step.transform}
+
+
+def _prepare(trans):
+    if trans == "passthrough":
+        return FunctionTransformer(
+            accept_sparse=True, check_inverse=False, feature_names_out="one-to-one"
+        )
+    return clone(trans)
+
+
+class _ModalityResult:
+    """What processing one modality produces: its block and how to read it."""
+
+    def __init__(self, transformer, block, mask, feature_names):
+        self.transformer = transformer
+        self.block = block
+        self.mask = mask
+        self.feature_names = feature_names
+
+
+def _process_modality(
+    trans, X_m, y, *, name, fit, params, weight, on_error, message, template=None
+):
+    n_samples = X_m.shape[0]
+    present = ~_missing_rows(X_m)
+    rows = np.flatnonzero(present)
+    if fit and rows.size == 0:
+        raise ValueError(_absent_everywhere_message(name))
+    if present.all():
+        subset, y_subset = X_m, y
+    else:
+        subset = _safe_indexing(X_m, rows)
+        y_subset = None if y is None else _safe_indexing(y, rows)
+    guarded = on_error == "missing" and "on_error" not in trans.get_params(deep=False)
+    with (
+        _print_elapsed_time("MultimodalUnion", message),
+        config_context(transform_output="default"),
+    ):
+        try:
+            if fit:
+                output = _fit_transform(trans, subset, y_subset, params, guarded, name)
+            elif rows.size:
+                output = _transform(trans, subset, params, guarded, name)
+            else:
+                output = _empty_output(*template)
+        except Exception as exc:
+            exc.add_note(
+                f"polymodal: raised by the transformer of modality {name!r} "
+                f"({type(trans).__name__}) during {'fit' if fit else 'transform'}."
+            )
+            raise
+    output = _as_block_output(output, name, len(rows))
+    block = _scatter(output, rows, n_samples)
+    failed = _all_nan_rows(block) & present
+    if failed.any():
+        warnings.warn(
+            f"Modality {name!r}: rows {describe_rows(np.flatnonzero(failed))} came "
+            "back all-NaN from its transformer (inputs it could not read) and are "
+            "marked absent.",
+            RowFailureWarning,
+            stacklevel=2,
+        )
+        present &= ~failed
+        if sparse.issparse(block):
+            block = zero_rows(block, failed)
+    if weight is not None:
+        block = block * weight
+    names = _feature_names(trans, output) if fit else None
+    return _ModalityResult(trans, block, present, names)
+
+
+def _absent_everywhere_message(name):
+    return (
+        f"Modality {name!r} is absent in every training row (no input cell is "
+        "filled, or the transformer could not read any). Drop it from the "
+        "union, or stratify the folds on its presence so that every training "
+        "fold holds some of its rows."
+    )
+
+
+def _fit_transform(trans, X, y, params, guarded, name):
+    if not guarded:
+        if "fit_transform" in params:
+            return trans.fit_transform(X, y, **params["fit_transform"])
+        if not params and hasattr(trans, "fit_transform"):
+            return trans.fit_transform(X, y)
+    fit_params = params.get("fit", params.get("fit_transform", {}))
+    trans.fit(X, y, **fit_params)
+    return _transform(trans, X, params, guarded, name)
+
+
+def _transform(trans, X, params, guarded, name):
+    transform_params = params.get("transform", {})
+    if not guarded:
+        return trans.transform(X, **transform_params)
+    return _transform_row_by_row_on_failure(trans, X, transform_params, name)
+
+
+def _empty_output(feature_shape, is_sparse):
+    if is_sparse:
+        return sparse.csr_matrix((0, *feature_shape))
+    return np.empty((0, *feature_shape))
+
+
+def _transform_row_by_row_on_failure(trans, X, params, name):
+    """Transform X; if the batch fails, retry each row and NaN-fill the failures."""
+    try:
+        return trans.transform(X, **params)
+    except Exception as batch_error:
+        outputs, failed = [], []
+        for i in range(X.shape[0]):
+            try:
+                out = trans.transform(_safe_indexing(X, [i]), **params)
+                outputs.append(_as_block_output(out, name, 1))
+            except Exception:
+                outputs.append(None)
+                failed.append(i)
+        done = [out for out in outputs if out is not None]
+        if not done:
+            raise batch_error
+        warnings.warn(
+            f"Modality {name!r}: the transformer failed on {len(failed)} of "
+            f"{X.shape[0]} present rows ({type(batch_error).__name__}: "
+            f"{batch_error}); they are retried one by one and marked absent.",
+            RowFailureWarning,
+            stacklevel=4,
+        )
+        template = done[0]
+        filler = _nan_row(template)
+        outputs = [filler if out is None else out for out in outputs]
+        if sparse.issparse(template):
+            return sparse.vstack(outputs, format="csr")
+        return np.concatenate(outputs, axis=0)
+
+
+def _nan_row(template):
+    if sparse.issparse(template):
+        width = template.shape[1]
+        return sparse.csr_matrix(
+            (np.full(width, np.nan), (np.zeros(width, int), np.arange(width))),
+            shape=(1, width),
+        )
+    return np.full((1, *template.shape[1:]), np.nan)
+
+
+def _as_block_output(output, name, n_rows):
+    if output is None:
+        return None
+    if isinstance(output, pd.DataFrame | pd.Series):
+        output = output.to_numpy()
+    if sparse.issparse(output):
+        output = output.tocsr()
+        if output.dtype.kind != "f":
+            output = output.astype(np.float64)
+    else:
+        output = np.asarray(output)
+        if output.ndim < 2:
+            raise ValueError(
+                f"Modality {name!r}: the transformer returned a {output.ndim}-D "
+                f"output of shape {output.shape}; it must return a 2-D block "
+                "(n_samples, n_features) or an N-D block such as images."
+            )
+        if output.dtype.kind != "f":
+            try:
+                output = output.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"Modality {name!r}: the transformer output is not numeric "
+                    f"(dtype {output.dtype}); give the modality a transformer "
+                    "that turns it into numbers."
+                ) from exc
+    if output.shape[0] != n_rows:
+        raise ValueError(
+            f"Modality {name!r}: the transformer returned {output.shape[0]} rows "
+            f"for {n_rows} input rows."
+        )
+    return output
+
+
+def _scatter(output, rows, n_samples):
+    if output is None:
+        return np.full((n_samples, 0), np.nan)
+    if len(rows) == n_samples:
+        return output
+    if sparse.issparse(output):
+        selector = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, np.arange(len(rows)))),
+            shape=(n_samples, len(rows)),
+        )
+        return (selector @ output).tocsr()
+    full = np.full((n_samples, *output.shape[1:]), np.nan, dtype=output.dtype)
+    full[rows] = output
+    return full
+
+
+def _all_nan_rows(block):
+    n_samples = block.shape[0]
+    if sparse.issparse(block):
+        stored = np.diff(block.indptr)
+        nan_entries = np.isnan(block.data)
+        nan_per_row = np.bincount(
+            row_of_entries(block)[nan_entries], minlength=n_samples
+        )
+        return (stored > 0) & (nan_per_row == stored)
+    if block.size == 0:
+        return np.zeros(n_samples, dtype=bool)
+    return np.isnan(block.reshape(n_samples, -1)).all(axis=1)
+
+
+def _feature_names(trans, output):
+    width = 0 if output is None else int(np.prod(output.shape[1:]))
+    try:
+        names = np.asarray(trans.get_feature_names_out(), dtype=object)
+    except (AttributeError, TypeError, ValueError):
+        names = None
+    if names is None or names.shape != (width,):
+        names = np.asarray([f"x{i}" for i in range(width)], dtype=object)
+    return names
+
+
+def _missing_rows(X_m):
+    """True where every input cell of the modality is missing."""
+    if sparse.issparse(X_m):
+        return np.zeros(X_m.shape[0], dtype=bool)
+    if isinstance(X_m, pd.Series):
+        frame = X_m.to_frame()
+    elif isinstance(X_m, pd.DataFrame):
+        frame = X_m
+    else:
+        array = np.asarray(X_m) if not isinstance(X_m, np.ndarray) else X_m
+        frame = pd.DataFrame(array if array.ndim == 2 else _object_column(array))
+    missing = np.ones(frame.shape[0], dtype=bool)
+    for _, column in frame.items():
+        missing &= _missing_cells(column)
+        if not missing.any():
+            break
+    return missing
+
+
+def _object_column(values):
+    column = np.empty((len(values), 1), dtype=object)
+    for i, value in enumerate(values):
+        column[i, 0] = value
+    return column
+
+
+def _missing_cells(column):
+    missing = column.isna().to_numpy(dtype=bool, copy=True)
+    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        blank = np.fromiter(
+            (isinstance(v, str) and not v.strip() for v in column),
+            dtype=bool,
+            count=len(column),
+        )
+        missing |= blank
+    return missing
+
+
+def _assemble(results, n_samples):
+    if not results:
+        raise ValueError(
+            "No modality produced a block: every modality is dropped or selects "
+            "no column."
+        )
+    return ModalityBlocks(
+        {name: r.block for name, r in results.items()},
+        masks={name: r.mask for name, r in results.items()},
+        feature_names={name: r.feature_names for name, r in results.items()},
+    )
+
+
+def _is_ragged(X):
+    try:
+        np.asarray(X)
+    except ValueError:
+        return True
+    return False
+
+
+def _dict_to_frame(X):
+    lengths = {}
+    for key, values in X.items():
+        try:
+            lengths[key] = len(values)
+        except TypeError:
+            raise TypeError(
+                f"Column {key!r} of the input dict is a {type(values).__name__}, "
+                "not a sequence of values."
+            ) from None
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"The columns of the input dict have different lengths: {lengths}."
+        )
+    return pd.DataFrame({key: _as_column(values) for key, values in X.items()})
+
+
+def _as_column(values):
+    """A 1-D column; cells that are arrays (images) stay whole objects."""
+    if isinstance(values, pd.Series):
+        return values
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        return values
+    if any(np.ndim(value) > 0 for value in values):
+        return _object_column(values)[:, 0]
+    return values
+
+
+def make_multimodal_union(
+    *transformers,
+    remainder="drop",
+    n_jobs=None,
+    verbose=False,
+    verbose_feature_names_out=True,
+    on_error="raise",
+):
+    """Build a :class:`MultimodalUnion` from ``(transformer, columns)`` pairs.
+
+    Each modality is named after its column when ``columns`` is one string,
+    otherwise after the transformer's class (lowercase, with a numeric suffix
+    when names repeat), as :func:`~sklearn.compose.make_column_transformer`
+    does.
+
+    Parameters
+    ----------
+    *transformers : tuples
+        ``(transformer, columns)`` pairs, as in :class:`MultimodalUnion`.
+    remainder, n_jobs, verbose, verbose_feature_names_out, on_error
+        As in :class:`MultimodalUnion`.
+
+    Returns
+    -------
+    MultimodalUnion
+
+    Examples
+    --------
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from polymodal import make_multimodal_union
+    >>> union = make_multimodal_union(
+    ...     (TfidfVectorizer(), "note"), (StandardScaler(), ["age", "pack_years"])
+    ... )
+    >>> [name for name, _, _ in union.transformers]
+    ['note', 'standardscaler']
+    """
+    pairs = list(transformers)
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValueError(
+                f"make_multimodal_union takes (transformer, columns) pairs; got {pair!r}."
+            )
+    class_names = dict(
+        zip(
+            range(len(pairs)),
+            [name for name, _ in _name_estimators([t for t, _ in pairs])],
+            strict=True,
+        )
+    )
+    names = [
+        columns if isinstance(columns, str) else class_names[i]
+        for i, (_, columns) in enumerate(pairs)
+    ]
+    counts = Counter(names)
+    seen = Counter()
+    unique = []
+    for name in names:
+        if counts[name] > 1:
+            seen[name] += 1
+            name = f"{name}-{seen[name]}"
+        unique.append(name)
+    return MultimodalUnion(
+        [
+            (name, trans, cols)
+            for name, (trans, cols) in zip(unique, pairs, strict=True)
+        ],
+        remainder=remainder,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        verbose_feature_names_out=verbose_feature_names_out,
+        on_error=on_error,
+    )

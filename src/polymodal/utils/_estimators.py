@@ -1,0 +1,82 @@
+"""Instances of every public estimator, ready for scikit-learn's checks."""
+
+from sklearn.preprocessing import StandardScaler
+
+__all__ = ["all_estimators", "expected_failed_checks"]
+
+
+def all_estimators():
+    """Return one instance of every public polymodal estimator, ready to test.
+
+    Unlike :func:`sklearn.utils.all_estimators`, which returns ``(name, class)``
+    pairs, this returns instances: estimators that need arguments (a union
+    needs its modalities) get small, valid ones, and slow defaults are
+    replaced by quick settings. It is what ``tests/test_common.py`` passes to
+    :func:`~sklearn.utils.estimator_checks.parametrize_with_checks`.
+
+    Returns
+    -------
+    list of estimator instances
+
+    Examples
+    --------
+    >>> from polymodal.utils import all_estimators
+    >>> sorted(type(est).__name__ for est in all_estimators())
+    ['ConcatFusion', 'MultimodalUnion']
+    """
+    from ..fusion import ConcatFusion
+    from ..union import MultimodalUnion
+
+    return [
+        ConcatFusion(),
+        MultimodalUnion(
+            [("x", StandardScaler(), slice(None))], remainder="passthrough"
+        ),
+    ]
+
+
+_UNION_RETURNS_BLOCKS = (
+    "MultimodalUnion returns ModalityBlocks (one block per modality), not an "
+    "array; polymodal's own checks in tests/test_common.py cover it on blocks"
+)
+
+_EXPECTED_FAILED_CHECKS = {
+    "MultimodalUnion": dict.fromkeys(
+        [
+            "check_estimators_pickle",
+            "check_estimators_pickle(readonly_memmap=True)",
+            "check_pipeline_consistency",
+            "check_transformer_data_not_an_array",
+            "check_transformer_general",
+            "check_transformer_general(readonly_memmap=True)",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_fit_idempotent",
+        ],
+        _UNION_RETURNS_BLOCKS,
+    ),
+}
+
+
+def expected_failed_checks(estimator):
+    """Checks of scikit-learn that an estimator is known not to pass, and why.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        One of :func:`all_estimators`.
+
+    Returns
+    -------
+    dict of str to str
+        ``{check_name: reason}``; each reason says which assumption of the
+        check does not hold for the estimator.
+
+    Examples
+    --------
+    >>> from polymodal.fusion import ConcatFusion
+    >>> from polymodal.utils import expected_failed_checks
+    >>> expected_failed_checks(ConcatFusion())
+    {}
+    """
+    return dict(_EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))

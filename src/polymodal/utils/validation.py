@@ -1,0 +1,231 @@
+"""Input validation shared by every estimator that takes ModalityBlocks."""
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import validate_data
+
+from .._blocks import ModalityBlocks
+
+__all__ = ["check_present_finite", "describe_rows", "validate_blocks"]
+
+#: Name given to a plain 2-D array when it is treated as one modality.
+SINGLE_MODALITY = "x"
+
+
+def describe_rows(rows, limit=5):
+    rows = [int(r) for r in rows[:limit]]
+    return f"{rows}{' ...' if len(rows) == limit else ''}"
+
+
+def _as_float(block):
+    if sparse.issparse(block):
+        return block if block.dtype.kind == "f" else block.astype(np.float64)
+    if block.dtype.kind == "f":
+        return block
+    try:
+        return block.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_blocks(
+    estimator,
+    X,
+    *,
+    reset,
+    accept_sparse=True,
+    allow_nd=False,
+    allow_nan=False,
+):
+    """Turn ``X`` into float ModalityBlocks and check it against the fit.
+
+    ``X`` is either ModalityBlocks or a plain 2-D array-like, which becomes one
+    modality named ``"x"`` present in every row (so scikit-learn's common
+    checks, which know only arrays, exercise the same code). With
+    ``reset=True`` this sets ``n_features_in_`` (the total width over
+    modalities) and ``modality_names_in_`` on ``estimator``; otherwise it checks
+    that the modalities and their widths match those seen in ``fit``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator whose attributes are set or checked.
+    X : ModalityBlocks or array-like of shape (n_samples, n_features)
+        The input.
+    reset : bool
+        True in ``fit``, False in ``transform``/``predict``.
+    accept_sparse : bool, default=True
+        Whether sparse blocks are accepted.
+    allow_nd : bool, default=False
+        Whether blocks of more than two dimensions (images, one-hot sequences)
+        are accepted; classic fusion rejects them and asks for an embedder.
+    allow_nan : bool, default=False
+        Whether NaN may appear inside present rows. Infinity never may.
+
+    Returns
+    -------
+    ModalityBlocks
+        Blocks in the modality order seen at fit, with float dtypes.
+    """
+    if not isinstance(X, ModalityBlocks):
+        X = _wrap_array(estimator, X, reset, accept_sparse, allow_nan)
+    elif reset and hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    blocks = {}
+    for name, block in X.items():
+        converted = _as_float(block)
+        if converted is None:
+            raise ValueError(
+                f"Modality {name!r} holds non-numeric values (dtype "
+                f"{block.dtype}); give it a transformer that outputs numbers."
+            )
+        if converted.ndim > 2 and not allow_nd:
+            raise ValueError(
+                f"Modality {name!r} is {converted.ndim}-D with shape "
+                f"{converted.shape}; {type(estimator).__name__} needs 2-D "
+                "blocks. Add an embedder to that modality's pipeline (for "
+                "example image features or a CNN embedder) or use a deep head."
+            )
+        if sparse.issparse(converted) and not accept_sparse:
+            raise TypeError(
+                f"Modality {name!r} is sparse, which {type(estimator).__name__} "
+                "does not accept; densify it in the modality's pipeline."
+            )
+        blocks[name] = converted
+    X = ModalityBlocks(blocks, dict(X.masks), dict(X.feature_names))
+    check_present_finite(X, allow_nan=allow_nan)
+    shapes = {name: block.shape[1:] for name, block in X.items()}
+    if reset:
+        estimator.modality_names_in_ = np.asarray(X.names, dtype=object)
+        estimator.n_features_in_ = int(
+            sum(np.prod(shape, dtype=np.int64) for shape in shapes.values())
+        )
+        estimator._modality_shapes_in = shapes
+        estimator._modality_feature_names_in = dict(X.feature_names)
+        for name in X.names:
+            if X.shape[0] and not X.masks[name].any():
+                raise ValueError(
+                    f"Modality {name!r} is absent in every training row. Drop it "
+                    "from the union, or stratify the folds on its presence so "
+                    "that every training fold holds some of its rows."
+                )
+        return X
+    return _check_against_fit(estimator, X, shapes)
+
+
+def _wrap_array(estimator, X, reset, accept_sparse, allow_nan):
+    fitted_names = getattr(estimator, "modality_names_in_", None)
+    if (
+        not reset
+        and fitted_names is not None
+        and list(fitted_names) != [SINGLE_MODALITY]
+    ):
+        raise TypeError(
+            f"{type(estimator).__name__} was fitted on the modalities "
+            f"{list(fitted_names)}; pass ModalityBlocks (the output of a "
+            "MultimodalUnion), not a plain array."
+        )
+    array = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse=["csr", "csc"] if accept_sparse else False,
+        dtype=[np.float64, np.float32],
+        ensure_all_finite="allow-nan" if allow_nan else True,
+    )
+    names = getattr(estimator, "feature_names_in_", None)
+    return ModalityBlocks(
+        {SINGLE_MODALITY: array},
+        feature_names=None if names is None else {SINGLE_MODALITY: names},
+    )
+
+
+def _check_against_fit(estimator, X, shapes):
+    fitted = estimator._modality_shapes_in
+    missing = [name for name in fitted if name not in shapes]
+    extra = [name for name in shapes if name not in fitted]
+    if missing or extra:
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted on the modalities "
+            f"{list(fitted)}; got {list(shapes)} (missing: {missing}, "
+            f"unexpected: {extra})."
+        )
+    for name, shape in fitted.items():
+        if shapes[name] != shape:
+            raise ValueError(
+                f"Modality {name!r} has {_describe(shapes[name])}, but "
+                f"{type(estimator).__name__} is expecting {_describe(shape)} "
+                "as input, as in fit."
+            )
+    if list(shapes) != list(fitted):
+        X = ModalityBlocks(
+            {name: X[name] for name in fitted},
+            {name: X.masks[name] for name in fitted},
+            {name: X.feature_names[name] for name in fitted},
+        )
+    return X
+
+
+def _describe(shape):
+    if len(shape) == 1:
+        return f"{shape[0]} features"
+    return f"feature shape {shape}"
+
+
+def check_present_finite(blocks, *, allow_nan):
+    """Raise a ValueError for infinite values, or NaN, inside present rows.
+
+    The message names the modality, the first offending column and the first
+    offending rows. Absent rows are not looked at: their values carry no
+    meaning.
+
+    Parameters
+    ----------
+    blocks : ModalityBlocks
+        Blocks to check.
+    allow_nan : bool
+        Whether NaN inside a present row is accepted (it is for estimators that
+        impute, such as ConcatFusion).
+    """
+    for name, block in blocks.items():
+        mask = blocks.masks[name]
+        values = block.data if sparse.issparse(block) else block
+        if np.isfinite(values).all():
+            continue
+        present = block[mask] if not mask.all() else block
+        bad = _non_finite(present, allow_nan)
+        if bad is None:
+            continue
+        rows_in_present, columns = bad
+        rows = np.flatnonzero(mask)[rows_in_present]
+        column = (
+            blocks.feature_names[name][columns[0]]
+            if block.ndim == 2
+            else (f"flat position {columns[0]}")
+        )
+        kind = "NaN or infinity" if not allow_nan else "infinity"
+        advice = (
+            "Add an imputer (for example sklearn.impute.SimpleImputer) to that "
+            "modality's pipeline, or use ConcatFusion, which imputes."
+            if not allow_nan
+            else "Replace infinite values in that modality's pipeline."
+        )
+        raise ValueError(
+            f"Input X contains {kind} in modality {name!r}, column {column!r}, "
+            f"present rows {describe_rows(np.unique(rows))}. {advice}"
+        )
+
+
+def _non_finite(block, allow_nan):
+    if sparse.issparse(block):
+        coo = block.tocoo()
+        bad = np.isinf(coo.data) if allow_nan else ~np.isfinite(coo.data)
+        if not bad.any():
+            return None
+        return coo.row[bad], coo.col[bad]
+    flat = block.reshape(block.shape[0], -1)
+    bad = np.isinf(flat) if allow_nan else ~np.isfinite(flat)
+    if not bad.any():
+        return None
+    rows, columns = np.nonzero(bad)
+    return rows, columns
