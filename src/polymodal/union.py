@@ -2,6 +2,7 @@
 
 import warnings
 from collections import Counter
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -30,6 +31,7 @@ from .utils._sklearn_compat import (
     StrOptions,
     _BaseComposition,
     _check_feature_names,
+    _check_method_params,
     _check_n_features,
     _fit_context,
     _get_column_indices,
@@ -382,6 +384,12 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         key = int(indices[0]) if scalar else indices
         return _safe_indexing(X, key, axis=1)
 
+    def _column_names(self, X, name):
+        indices, _ = self._input_columns[name]
+        if isinstance(X, pd.DataFrame):
+            return [str(column) for column in X.columns[indices]]
+        return [f"x{i}" for i in indices]
+
     def _modality_specs(self):
         """Yield (name, transformer, columns) including the remainder."""
         specs = list(self.transformers)
@@ -447,7 +455,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         ]
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_process_modality)(
-                _prepare(trans),
+                _prepare(trans, self._column_names(X, name)),
                 self._select(X, *self._input_columns[name]),
                 y,
                 name=name,
@@ -661,12 +669,26 @@ def _method_params(routed_step, method):
     return {"transform": routed_step.transform}
 
 
-def _prepare(trans):
-    if trans == "passthrough":
+def _prepare(trans, column_names):
+    if isinstance(trans, str) and trans == "passthrough":
         return FunctionTransformer(
-            accept_sparse=True, check_inverse=False, feature_names_out="one-to-one"
+            _two_dimensional,
+            accept_sparse=True,
+            check_inverse=False,
+            feature_names_out=partial(_passthrough_names, names=column_names),
         )
     return clone(trans)
+
+
+def _two_dimensional(X):
+    """Passthrough of a single selected column still gives a 2-D block."""
+    if isinstance(X, pd.Series) or (hasattr(X, "ndim") and X.ndim == 1):
+        return np.asarray(X).reshape(-1, 1)
+    return X
+
+
+def _passthrough_names(transformer, input_features, *, names):
+    return np.asarray(names, dtype=object)
 
 
 class _ModalityResult:
@@ -692,6 +714,10 @@ def _process_modality(
     else:
         subset = _safe_indexing(X_m, rows)
         y_subset = None if y is None else _safe_indexing(y, rows)
+        params = {
+            method: _check_method_params(X_m, method_params, indices=rows)
+            for method, method_params in params.items()
+        }
     guarded = on_error == "missing" and "on_error" not in trans.get_params(deep=False)
     with (
         _print_elapsed_time("MultimodalUnion", message),

@@ -16,7 +16,7 @@ from ..utils._sklearn_compat import (
     _fit_context,
 )
 from ..utils._sparse import zero_rows
-from ..utils.validation import validate_blocks
+from ..utils.validation import SINGLE_MODALITY, validate_blocks
 from ._weights import check_weights
 
 __all__ = ["ConcatFusion"]
@@ -227,8 +227,9 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         input_features : array-like of str, default=None
-            Only for a plain-array input (one modality): its column names,
-            which must match ``feature_names_in_`` when that is set.
+            Only used for a plain-array input (one modality): its column
+            names, which must match ``feature_names_in_`` when that is set.
+            Blocks carry their own feature names.
 
         Returns
         -------
@@ -251,13 +252,12 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
 
 def _prefixed_names(estimator, input_features):
     by_modality = dict(estimator._modality_feature_names_in)
-    if input_features is not None:
-        if list(by_modality) != ["x"]:
-            raise ValueError(
-                "input_features only applies to a plain-array input; blocks carry "
-                "their own feature names."
-            )
-        by_modality["x"] = _check_feature_names_in(estimator, input_features)
+    # Blocks carry their own names; input_features (which a Pipeline passes on
+    # from the union) only names the columns of a plain-array input.
+    if list(by_modality) == [SINGLE_MODALITY]:
+        by_modality[SINGLE_MODALITY] = _check_feature_names_in(
+            estimator, input_features
+        )
     return [
         f"{modality}__{feature}"
         for modality, features in by_modality.items()

@@ -223,7 +223,7 @@ def _non_finite(block, allow_nan):
         if not bad.any():
             return None
         return coo.row[bad], coo.col[bad]
-    flat = block.reshape(block.shape[0], -1)
+    flat = block.reshape(block.shape[0], int(np.prod(block.shape[1:])))
     bad = np.isinf(flat) if allow_nan else ~np.isfinite(flat)
     if not bad.any():
         return None

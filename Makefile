@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv and
+# reinstall whenever pyproject.toml, the constraints or the dev requirements change.
+PYTHON_BOOT ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+INSTALL_INPUTS := pyproject.toml constraints.txt requirements-dev.txt
+DEMO_OUTPUT ?= polymodal-results
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-demo: $(PY) $(INSTALL_INPUTS)
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[image]"
+	touch $@
+
+$(VENV)/.installed-test: $(PY) $(INSTALL_INPUTS)
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test,image]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(VENV)/bin/polymodal compare --output $(DEMO_OUTPUT)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: lint
+	$(PY) -m pytest -n 2
+
+bench: $(VENV)/.installed-test
+	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUTPUT) .pytest_cache .ruff_cache

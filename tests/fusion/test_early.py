@@ -1,0 +1,209 @@
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from polymodal import ModalityBlocks
+from polymodal.exceptions import PolymodalWarning
+from polymodal.fusion import ConcatFusion
+
+
+@pytest.fixture
+def blocks():
+    return ModalityBlocks(
+        {
+            "clinical": np.array(
+                [[1.0, 10.0], [3.0, np.nan], [5.0, 30.0], [7.0, 40.0]]
+            ),
+            "note": np.array([[2.0], [np.nan], [4.0], [np.nan]]),
+        },
+        masks={"note": [True, False, True, False]},
+        feature_names={"clinical": ["age", "pack_years"], "note": ["cough"]},
+    )
+
+
+def test_mean_imputation_and_indicators(blocks):
+    out = ConcatFusion().fit_transform(blocks)
+    expected = np.array(
+        [
+            # pack_years mean over present values: (10 + 30 + 40) / 3
+            [1.0, 10.0, 2.0, 1.0, 1.0],
+            [3.0, 80 / 3, 3.0, 1.0, 0.0],
+            [5.0, 30.0, 4.0, 1.0, 1.0],
+            [7.0, 40.0, 3.0, 1.0, 0.0],
+        ]
+    )
+    np.testing.assert_allclose(out, expected)
+
+
+def test_absent_rows_use_the_present_rows_mean_not_their_values():
+    garbage = ModalityBlocks(
+        {"a": np.array([[1.0], [999.0], [3.0]])}, masks={"a": [True, False, True]}
+    )
+    out = ConcatFusion(indicators=False).fit_transform(garbage)
+    np.testing.assert_allclose(out.ravel(), [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("impute", "absent_value"), [("zero", 0.0), ("none", np.nan), ("mean", 3.0)]
+)
+def test_impute_options(blocks, impute, absent_value):
+    out = ConcatFusion(impute=impute, indicators=False).fit_transform(blocks)
+    np.testing.assert_allclose(out[[1, 3], 2], [absent_value, absent_value])
+
+
+def test_weights_and_block_scaling(blocks):
+    weighted = ConcatFusion(weights={"note": 2.0}, indicators=False).fit_transform(
+        blocks
+    )
+    np.testing.assert_allclose(weighted[:, 2], [4.0, 6.0, 8.0, 6.0])
+    scaled = ConcatFusion(scale_blocks=True, indicators=False).fit(blocks)
+    # Each block is divided by the square root of its total variance.
+    note_variance = np.var([2.0, 4.0])
+    clinical_variance = np.var([1.0, 3.0, 5.0, 7.0]) + np.var([10.0, 30.0, 40.0])
+    np.testing.assert_allclose(scaled.scales_["note"], 1 / np.sqrt(note_variance))
+    np.testing.assert_allclose(
+        scaled.scales_["clinical"], 1 / np.sqrt(clinical_variance)
+    )
+
+
+def test_block_scaling_balances_wide_and_narrow_blocks():
+    rng = np.random.default_rng(0)
+    wide = ModalityBlocks(
+        {"tfidf": rng.normal(size=(50, 500)), "clinical": rng.normal(size=(50, 3))}
+    )
+    out = ConcatFusion(scale_blocks=True, indicators=False).fit_transform(wide)
+    np.testing.assert_allclose(out[:, :500].var(axis=0).sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(out[:, 500:].var(axis=0).sum(), 1.0, rtol=1e-6)
+
+
+def test_sparse_blocks_stay_sparse_and_impute_the_mean():
+    note = sparse.csr_matrix(
+        np.array([[1.0, 0, 0, 0], [0, 0, 0, 0], [3.0, 0, 0, 1.0], [0, 0, 0, 0]])
+    )
+    sparse_blocks = ModalityBlocks(
+        {"note": note}, masks={"note": [True, False, True, True]}
+    )
+    fusion = ConcatFusion(indicators=False).fit(sparse_blocks)
+    out = fusion.transform(sparse_blocks)
+    assert fusion.sparse_output_ and sparse.issparse(out)
+    np.testing.assert_allclose(out.toarray()[1], np.array([4.0, 0, 0, 1.0]) / 3)
+    np.testing.assert_allclose(out.toarray()[[0, 2, 3]], note.toarray()[[0, 2, 3]])
+    dense = ConcatFusion(indicators=False, sparse_threshold=0).fit_transform(
+        sparse_blocks
+    )
+    assert isinstance(dense, np.ndarray)
+    none = ConcatFusion(impute="none", indicators=False).fit_transform(sparse_blocks)
+    assert np.isnan(none.toarray()[1]).all()
+
+
+def test_nan_inside_present_sparse_row_is_imputed():
+    note = sparse.csr_matrix(np.array([[1.0, 2.0], [np.nan, 4.0], [3.0, 0.0]]))
+    out = ConcatFusion(indicators=False, sparse_threshold=1.0).fit_transform(
+        ModalityBlocks({"note": note})
+    )
+    # Mean of column 0 over its non-NaN values in present rows: (1 + 3) / 2.
+    np.testing.assert_allclose(out.toarray()[1], [2.0, 4.0])
+
+
+def test_modality_absent_at_predict_where_training_saw_none(blocks):
+    fusion = ConcatFusion().fit(blocks[[0, 2]])
+    out = fusion.transform(blocks[[1]])
+    np.testing.assert_allclose(out, [[3.0, 20.0, 3.0, 1.0, 0.0]])
+
+
+def test_feature_names_are_prefixed_once(blocks):
+    fusion = ConcatFusion().fit(blocks)
+    assert fusion.get_feature_names_out().tolist() == [
+        "clinical__age",
+        "clinical__pack_years",
+        "note__cough",
+        "presence__clinical",
+        "presence__note",
+    ]
+
+
+def test_pandas_output(blocks):
+    out = ConcatFusion().set_output(transform="pandas").fit_transform(blocks)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns[0] == "clinical__age"
+
+
+def test_plain_array_is_one_modality():
+    X = np.array([[1.0, np.nan], [3.0, 4.0]])
+    fusion = ConcatFusion().fit(X)
+    assert fusion.modality_names_in_.tolist() == ["x"]
+    np.testing.assert_allclose(fusion.transform(X), [[1.0, 4.0, 1.0], [3.0, 4.0, 1.0]])
+    assert fusion.get_feature_names_out().tolist() == ["x__x0", "x__x1", "presence__x"]
+    frame = pd.DataFrame({"age": [1.0, 2.0]})
+    assert ConcatFusion(indicators=False).fit(
+        frame
+    ).get_feature_names_out().tolist() == ["x__age"]
+
+
+def test_column_without_values_warns_and_imputes_zero():
+    X = ModalityBlocks({"lab": np.array([[1.0, np.nan], [2.0, np.nan]])})
+    with pytest.warns(PolymodalWarning, match=r"'lab'.*\['x1'\]"):
+        out = ConcatFusion(indicators=False).fit_transform(X)
+    np.testing.assert_allclose(out[:, 1], [0.0, 0.0])
+
+
+def test_joblib_round_trip(blocks, tmp_path):
+    fusion = ConcatFusion(scale_blocks=True).fit(blocks)
+    joblib.dump(fusion, tmp_path / "fusion.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "fusion.joblib").transform(blocks),
+        fusion.transform(blocks),
+    )
+
+
+# -- bad input -----------------------------------------------------------------
+
+
+def test_images_need_an_embedder():
+    images = ModalityBlocks({"ct": np.zeros((3, 1, 4, 4))})
+    with pytest.raises(ValueError, match="'ct' is 4-D.*embedder"):
+        ConcatFusion().fit(images)
+
+
+def test_weights_for_unknown_modality(blocks):
+    with pytest.raises(ValueError, match=r"\['genes'\].*clinical"):
+        ConcatFusion(weights={"genes": 1.0}).fit(blocks)
+    with pytest.raises(ValueError, match="'note' must be a finite number >= 0"):
+        ConcatFusion(weights={"note": -1.0}).fit(blocks)
+
+
+def test_infinity_names_modality_column_and_rows(blocks):
+    bad = ModalityBlocks(
+        {"lab": np.array([[1.0, 2.0], [np.inf, 0.0], [3.0, np.inf]])},
+        feature_names={"lab": ["crp", "wbc"]},
+    )
+    with pytest.raises(ValueError, match=r"'lab', column 'crp', present rows \[1, 2\]"):
+        ConcatFusion().fit(bad)
+
+
+def test_modalities_must_match_fit(blocks):
+    fusion = ConcatFusion().fit(blocks)
+    only_note = ModalityBlocks(
+        {"note": blocks["note"]}, masks={"note": blocks.masks["note"]}
+    )
+    with pytest.raises(ValueError, match=r"missing: \['clinical'\]"):
+        fusion.transform(only_note)
+    narrower = ModalityBlocks(
+        {"clinical": blocks["clinical"][:, :1], "note": blocks["note"]}
+    )
+    with pytest.raises(ValueError, match="'clinical' has 1 features.*expecting 2"):
+        fusion.transform(narrower)
+    with pytest.raises(TypeError, match="pass ModalityBlocks"):
+        fusion.transform(np.ones((2, 3)))
+
+
+def test_reordered_modalities_are_matched_by_name(blocks):
+    fusion = ConcatFusion().fit(blocks)
+    swapped = ModalityBlocks(
+        {"note": blocks["note"], "clinical": blocks["clinical"]},
+        masks=dict(blocks.masks),
+        feature_names=dict(blocks.feature_names),
+    )
+    np.testing.assert_array_equal(fusion.transform(swapped), fusion.transform(blocks))

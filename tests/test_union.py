@@ -1,0 +1,487 @@
+import re
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn import config_context
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_selection import SelectKBest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from polymodal import ModalityBlocks, MultimodalUnion, make_multimodal_union
+from polymodal.exceptions import RowFailureWarning
+from polymodal.fusion import ConcatFusion
+
+
+def make_union(**kwargs):
+    return MultimodalUnion(
+        [
+            ("note", TfidfVectorizer(), "note"),
+            ("clinical", StandardScaler(), ["age", "pack_years"]),
+        ],
+        **kwargs,
+    )
+
+
+class RowRecorder(TransformerMixin, BaseEstimator):
+    """Records the rows it sees; returns the input as floats."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.fit_rows_ = np.asarray(X).shape[0]
+        self.fit_y_ = None if y is None else np.asarray(y)
+        self.sample_weight_ = sample_weight
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float).reshape(len(X), -1)
+
+
+class FailsOnNegative(TransformerMixin, BaseEstimator):
+    """A third-party-like transformer that raises on any negative value."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        if (X < 0).any():
+            raise ValueError("negative value")
+        return X
+
+
+class NaNOnNegative(TransformerMixin, BaseEstimator):
+    """A polymodal-style transformer: rows it cannot read come back all-NaN."""
+
+    def __init__(self, on_error="missing"):
+        self.on_error = on_error
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float).copy()
+        X[(X < 0).any(axis=1)] = np.nan
+        return X
+
+
+def test_output_is_blocks_with_masks_and_names(frame):
+    blocks = make_union().fit_transform(frame)
+    assert isinstance(blocks, ModalityBlocks)
+    assert blocks.names == ("note", "clinical")
+    # None, whitespace-only and NaN notes are absent.
+    assert np.flatnonzero(~blocks.masks["note"]).tolist() == [2, 5, 9]
+    assert blocks.masks["clinical"].all()
+    assert sparse.issparse(blocks["note"])
+    assert blocks["note"][[2, 5, 9]].nnz == 0
+    assert "cough" in list(blocks.feature_names["note"])
+    assert list(blocks.feature_names["clinical"]) == ["age", "pack_years"]
+
+
+def test_transformer_sees_present_rows_only(frame, target):
+    union = MultimodalUnion([("note", RowRecorder(), ["pack_years"])])
+    blocks = union.fit_transform(frame, target)
+    recorder = union.named_transformers_["note"]
+    assert recorder.fit_rows_ == 11
+    np.testing.assert_array_equal(recorder.fit_y_, np.delete(target, 9))
+    assert np.isnan(blocks["note"][9]).all()
+    assert not blocks.masks["note"][9]
+
+
+def test_nan_inside_a_present_row_is_kept(frame):
+    union = MultimodalUnion([("clinical", "passthrough", ["age", "pack_years"])])
+    blocks = union.fit_transform(frame)
+    assert blocks.masks["clinical"].all()
+    assert np.isnan(blocks["clinical"][9, 1])
+    assert blocks["clinical"][9, 0] == 55
+
+
+def test_parity_with_column_transformer(frame):
+    complete = frame.dropna().loc[lambda df: df["note"].str.strip() != ""]
+    transformers = [
+        ("note", TfidfVectorizer(), "note"),
+        ("clinical", StandardScaler(), ["age", "pack_years"]),
+        ("sex", OneHotEncoder(), ["sex"]),
+    ]
+    expected = ColumnTransformer(transformers).fit(complete)
+    pipe = make_pipeline(
+        MultimodalUnion(transformers), ConcatFusion(indicators=False)
+    ).fit(complete)
+    ours = pipe.transform(complete)
+    theirs = expected.transform(complete)
+    assert sparse.issparse(ours) == sparse.issparse(theirs)
+    np.testing.assert_allclose(
+        ours.toarray() if sparse.issparse(ours) else ours,
+        theirs.toarray() if sparse.issparse(theirs) else theirs,
+    )
+    np.testing.assert_array_equal(
+        pipe.get_feature_names_out(), expected.get_feature_names_out()
+    )
+
+
+def test_grid_search_over_nested_params_and_fusion_step(frame, target):
+    pipe = make_pipeline(make_union(), ConcatFusion(), LogisticRegression(max_iter=200))
+    search = GridSearchCV(
+        pipe,
+        {
+            "multimodalunion__note__min_df": [1, 2],
+            "concatfusion__indicators": [True, False],
+        },
+        cv=KFold(3),
+    ).fit(frame, target)
+    assert len(search.cv_results_["params"]) == 4
+    named = Pipeline(
+        [
+            ("union", make_union()),
+            ("fusion", ConcatFusion()),
+            ("head", LogisticRegression()),
+        ]
+    )
+    search = GridSearchCV(
+        named,
+        {
+            "fusion": [ConcatFusion(), ConcatFusion(scale_blocks=True)],
+            "union__note__min_df": [1],
+        },
+        cv=KFold(3),
+    ).fit(frame, target)
+    assert isinstance(search.best_estimator_.named_steps["fusion"], ConcatFusion)
+
+
+def test_nested_get_and_set_params():
+    union = make_union()
+    assert union.get_params()["note__min_df"] == 1
+    union.set_params(note__min_df=2, clinical="drop")
+    assert union.transformers[0][1].min_df == 2
+    assert union.transformers[1][1] == "drop"
+    assert union.transformers[1][2] == ["age", "pack_years"]
+
+
+def test_joblib_round_trip_gives_identical_predictions(frame, target, tmp_path):
+    pipe = make_pipeline(
+        make_union(),
+        ConcatFusion(),
+        RandomForestClassifier(n_estimators=10, random_state=0),
+    ).fit(frame, target)
+    joblib.dump(pipe, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(
+        loaded.predict_proba(frame), pipe.predict_proba(frame)
+    )
+
+
+def test_absent_at_predict_time_only(frame, target):
+    union = MultimodalUnion([("clinical", StandardScaler(), ["pack_years"])])
+    union.fit(frame.drop(index=9), np.delete(target, 9))
+    blocks = union.transform(frame.iloc[[9, 9]])
+    assert not blocks.masks["clinical"].any()
+    assert np.isnan(blocks["clinical"]).all()
+    pipe = make_pipeline(
+        MultimodalUnion([("clinical", StandardScaler(), ["pack_years"])]),
+        ConcatFusion(),
+        LogisticRegression(),
+    ).fit(frame.drop(index=9), np.delete(target, 9))
+    assert pipe.predict_proba(frame.iloc[[9]]).shape == (1, 2)
+
+
+def test_every_row_absent_at_predict_keeps_the_fitted_width(frame):
+    union = make_union().fit(frame)
+    blocks = union.transform(frame.iloc[[2, 5]])
+    assert blocks["note"].shape == (
+        2,
+        len(union.named_transformers_["note"].vocabulary_),
+    )
+    assert not blocks.masks["note"].any()
+
+
+def test_n_jobs_gives_identical_blocks(frame, target):
+    one = make_union(n_jobs=1).fit_transform(frame, target)
+    two = make_union(n_jobs=2).fit_transform(frame, target)
+    np.testing.assert_array_equal(one["note"].toarray(), two["note"].toarray())
+    np.testing.assert_array_equal(one["clinical"], two["clinical"])
+    np.testing.assert_array_equal(one.masks["note"], two.masks["note"])
+
+
+def test_feature_names_and_output_indices(frame):
+    union = make_union().fit(frame)
+    names = union.get_feature_names_out()
+    assert names[-2:].tolist() == ["clinical__age", "clinical__pack_years"]
+    assert all(n.startswith("note__") for n in names[:-2])
+    indices = union.output_indices_
+    assert names[indices["clinical"]].tolist() == [
+        "clinical__age",
+        "clinical__pack_years",
+    ]
+    bare = make_union(verbose_feature_names_out=False).fit(frame)
+    assert bare.get_feature_names_out()[-1] == "pack_years"
+    assert union.named_transformers_["clinical"].n_features_in_ == 2
+    assert union["clinical"] is union.named_transformers_["clinical"]
+
+
+def test_column_selectors(frame):
+    by_dtype = MultimodalUnion(
+        [("numbers", StandardScaler(), make_column_selector(dtype_include="number"))]
+    ).fit(frame)
+    assert list(by_dtype.transform(frame).feature_names["numbers"]) == [
+        "age",
+        "pack_years",
+    ]
+    by_mask = MultimodalUnion([("m", "passthrough", [False, True, True, False])])
+    assert by_mask.fit_transform(frame)["m"].shape == (12, 2)
+    by_slice = MultimodalUnion([("m", "passthrough", slice("age", "pack_years"))])
+    assert by_slice.fit_transform(frame)["m"].shape == (12, 2)
+
+
+def test_array_input_with_int_columns():
+    X = np.array([[1.0, 2.0, 3.0], [4.0, np.nan, np.nan], [7.0, 8.0, 9.0]])
+    union = MultimodalUnion([("a", "passthrough", 0), ("b", StandardScaler(), [1, 2])])
+    blocks = union.fit_transform(X)
+    assert blocks["a"].shape == (3, 1)
+    assert blocks.masks["b"].tolist() == [True, False, True]
+    assert not hasattr(union, "feature_names_in_")
+    with pytest.raises(ValueError, match="3 features"):
+        union.transform(X[:, :2])
+
+
+def test_dict_input(frame):
+    columns = {"note": list(frame["note"]), "age": frame["age"].to_numpy()}
+    union = MultimodalUnion(
+        [("note", TfidfVectorizer(), "note"), ("age", StandardScaler(), ["age"])]
+    )
+    blocks = union.fit_transform(columns)
+    expected = union.fit_transform(frame)
+    np.testing.assert_allclose(blocks["note"].toarray(), expected["note"].toarray())
+    with pytest.raises(ValueError, match="different lengths"):
+        union.transform({"note": ["a"], "age": [1.0, 2.0]})
+
+
+def test_dict_input_keeps_image_cells_whole():
+    images = [np.full((2, 2), i, dtype=float) for i in range(4)]
+    flatten = FunctionTransformer(lambda col: np.stack(list(col)).reshape(len(col), -1))
+    union = MultimodalUnion([("ct", flatten, "ct")])
+    blocks = union.fit_transform({"ct": images})
+    np.testing.assert_array_equal(blocks["ct"][:, 0], [0, 1, 2, 3])
+
+
+def test_remainder_and_drop(frame):
+    union = MultimodalUnion(
+        [("note", "drop", "note"), ("sex", OneHotEncoder(), ["sex"])],
+        remainder=StandardScaler(),
+    )
+    blocks = union.fit_transform(frame)
+    assert blocks.names == ("sex", "remainder")
+    assert list(blocks.feature_names["remainder"]) == ["age", "pack_years"]
+    assert union.transformers_[-1][0] == "remainder"
+    assert union.named_transformers_["note"] == "drop"
+    passthrough = MultimodalUnion(
+        [("sex", OneHotEncoder(), ["sex"])], remainder="passthrough"
+    )
+    with pytest.raises(ValueError, match="not numeric"):
+        passthrough.fit(frame)
+
+
+def test_transformer_weights(frame):
+    plain = make_union().fit_transform(frame)
+    weighted = make_union(transformer_weights={"clinical": 2.0}).fit_transform(frame)
+    np.testing.assert_allclose(weighted["clinical"], 2 * plain["clinical"])
+    with pytest.raises(ValueError, match=r"\['genes'\]"):
+        make_union(transformer_weights={"genes": 2.0}).fit(frame)
+
+
+def test_third_party_row_failures_become_absent_with_on_error_missing():
+    X = pd.DataFrame({"v": [1.0, -1.0, 2.0, 3.0, -5.0]})
+    union = MultimodalUnion([("v", FailsOnNegative(), ["v"])], on_error="missing")
+    with pytest.warns(RowFailureWarning, match=r"'v'.*2 of 5"):
+        blocks = union.fit_transform(X)
+    assert blocks.masks["v"].tolist() == [True, False, True, True, False]
+    np.testing.assert_array_equal(blocks["v"][[0, 2, 3], 0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="negative value") as info:
+        MultimodalUnion([("v", FailsOnNegative(), ["v"])]).fit(X)
+    assert "modality 'v'" in "".join(info.value.__notes__)
+
+
+def test_own_on_error_rows_are_marked_absent():
+    X = pd.DataFrame({"v": [1.0, -1.0, 2.0]})
+    union = MultimodalUnion([("v", NaNOnNegative(), ["v"])], on_error="raise")
+    with pytest.warns(RowFailureWarning, match=r"rows \[1\]"):
+        blocks = union.fit_transform(X)
+    assert blocks.masks["v"].tolist() == [True, False, True]
+
+
+def test_sparse_all_nan_rows_are_marked_absent_and_emptied():
+    class SparseNaN(NaNOnNegative):
+        def transform(self, X):
+            return sparse.csr_matrix(super().transform(X))
+
+    X = pd.DataFrame({"v": [1.0, -1.0, 2.0]})
+    with pytest.warns(RowFailureWarning):
+        blocks = MultimodalUnion([("v", SparseNaN(), ["v"])]).fit_transform(X)
+    assert blocks.masks["v"].tolist() == [True, False, True]
+    assert blocks["v"][1].nnz == 0
+
+
+def test_metadata_routing_slices_sample_weight_to_present_rows(frame, target):
+    weights = np.arange(12, dtype=float)
+    with config_context(enable_metadata_routing=True):
+        recorder = RowRecorder().set_fit_request(sample_weight=True)
+        union = MultimodalUnion([("pack", recorder, ["pack_years"])])
+        union.fit(frame, target, sample_weight=weights)
+        seen = union.named_transformers_["pack"].sample_weight_
+    np.testing.assert_array_equal(seen, np.delete(weights, 9))
+    with pytest.raises(ValueError, match="enable_metadata_routing"):
+        MultimodalUnion([("pack", RowRecorder(), ["pack_years"])]).fit(
+            frame, sample_weight=weights
+        )
+
+
+def test_supervised_transformer_gets_matching_targets(frame, target):
+    union = MultimodalUnion(
+        [("note", make_pipeline(TfidfVectorizer(), SelectKBest(k=3)), "note")]
+    )
+    blocks = union.fit_transform(frame, target)
+    assert blocks["note"].shape == (12, 3)
+
+
+def test_pandas_output_of_the_pipeline(frame):
+    pipe = make_pipeline(
+        MultimodalUnion([("clinical", StandardScaler(), ["age", "pack_years"])]),
+        ConcatFusion(),
+    ).set_output(transform="pandas")
+    out = pipe.fit_transform(frame)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [
+        "clinical__age",
+        "clinical__pack_years",
+        "presence__clinical",
+    ]
+    with config_context(transform_output="pandas"):
+        blocks = make_union().fit_transform(frame)
+    assert isinstance(blocks, ModalityBlocks)
+
+
+def logged_to_float(X, log_path):
+    with open(log_path, "a") as log:
+        log.write("call\n")
+    return np.asarray(X, dtype=float)
+
+
+def test_pipeline_memory_caches_the_union(frame, target, tmp_path):
+    log_path = tmp_path / "calls.log"
+    union = MultimodalUnion(
+        [
+            (
+                "clinical",
+                FunctionTransformer(logged_to_float, kw_args={"log_path": log_path}),
+                ["age"],
+            )
+        ]
+    )
+    pipe = Pipeline(
+        [("union", union), ("fusion", ConcatFusion()), ("head", LogisticRegression())],
+        memory=str(tmp_path / "cache"),
+    )
+    pipe.fit(frame, target)
+    pipe.set_params(head__C=0.5).fit(frame, target)
+    # One fit_transform call for the first fit; the second fit is a cache hit.
+    assert log_path.read_text().count("call") == 1
+
+
+def test_verbose_reports_each_modality(frame, capsys):
+    make_union(verbose=True).fit(frame)
+    out = capsys.readouterr().out
+    assert "(1 of 2) Processing note" in out
+    assert "(2 of 2) Processing clinical" in out
+
+
+def test_html_repr_has_one_box_per_modality(frame):
+    html = make_union()._repr_html_()
+    assert "TfidfVectorizer" in html and "StandardScaler" in html
+    assert "note" in html and "clinical" in html
+
+
+def test_make_multimodal_union_names_modalities():
+    union = make_multimodal_union(
+        (TfidfVectorizer(), "note"),
+        (StandardScaler(), ["age"]),
+        (StandardScaler(), ["pack_years"]),
+    )
+    assert [name for name, _, _ in union.transformers] == [
+        "note",
+        "standardscaler-1",
+        "standardscaler-2",
+    ]
+
+
+# -- bad input -----------------------------------------------------------------
+
+
+def test_unknown_column_names_modality_and_column(frame):
+    union = MultimodalUnion([("ct", "passthrough", ["ct_path"])])
+    with pytest.raises(ValueError, match=r"Modality 'ct'.*ct_path"):
+        union.fit(frame)
+
+
+def test_missing_columns_at_predict_are_named(frame):
+    union = make_union().fit(frame)
+    with pytest.raises(ValueError, match=r"\['pack_years'\].*\['clinical'\]"):
+        union.transform(frame.drop(columns="pack_years"))
+    # Extra or reordered columns are fine when columns were selected by name.
+    union.transform(frame[["pack_years", "age", "note", "sex"]].assign(extra=1))
+
+
+def test_non_transformer_in_a_slot(frame):
+    union = MultimodalUnion([("note", LogisticRegression(), "note")])
+    with pytest.raises(TypeError, match="Modality 'note'.*not a transformer"):
+        union.fit(frame)
+    with pytest.raises(ValueError, match="'drop' or 'passthrough'"):
+        MultimodalUnion([("note", "scale", "note")]).fit(frame)
+
+
+def test_duplicate_modality_names(frame):
+    union = MultimodalUnion(
+        [("a", "passthrough", ["age"]), ("a", "passthrough", ["pack_years"])]
+    )
+    with pytest.raises(ValueError, match=re.escape("['a'] appear more than once")):
+        union.fit(frame)
+
+
+def test_rows_of_x_and_y_differ(frame, target):
+    with pytest.raises(ValueError, match="X has 12 rows but y has 11"):
+        make_union().fit(frame, target[:-1])
+
+
+def test_modality_absent_in_every_training_row(frame):
+    frame = frame.assign(ct=None)
+    union = MultimodalUnion(
+        [("ct", "passthrough", ["ct"]), ("age", "passthrough", ["age"])]
+    )
+    with pytest.raises(
+        ValueError, match="'ct' is absent in every training row.*stratify"
+    ):
+        union.fit(frame)
+
+
+def test_unknown_on_error(frame):
+    with pytest.raises(InvalidParameterError, match="on_error"):
+        make_union(on_error="skip").fit(frame)
+
+
+def test_blocks_are_not_a_table(frame):
+    blocks = make_union().fit_transform(frame)
+    with pytest.raises(TypeError, match="not ModalityBlocks"):
+        make_union().fit(blocks)
+
+
+def test_no_warning_on_a_clean_fit(frame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_union().fit_transform(frame)
