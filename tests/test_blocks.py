@@ -140,3 +140,12 @@ def test_repr_summarises_blocks(blocks):
     text = repr(blocks)
     assert "n_samples=6" in text
     assert "note: sparse (6, 4), 4 present" in text
+
+
+def test_select_keeps_named_modalities_without_copying(blocks):
+    subset = blocks.select(["note", "clinical"])
+    assert subset.names == ("note", "clinical")
+    assert subset["clinical"] is blocks["clinical"]
+    assert subset.masks["note"] is blocks.masks["note"]
+    with pytest.raises(KeyError, match="genes"):
+        blocks.select(["genes"])

@@ -231,6 +231,31 @@ class ModalityBlocks:
             n_samples,
         )
 
+    def select(self, names):
+        """Return ModalityBlocks holding only the named modalities, in that order.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Modalities to keep.
+
+        Returns
+        -------
+        ModalityBlocks
+            The same blocks (not copies) for the kept modalities.
+        """
+        unknown = [name for name in names if name not in self._blocks]
+        if unknown:
+            raise KeyError(
+                f"No modalities {unknown}; the modalities are {list(self.names)}."
+            )
+        return self._from_parts(
+            {name: self._blocks[name] for name in names},
+            {name: self._masks[name] for name in names},
+            {name: self._feature_names[name] for name in names},
+            self._n_samples,
+        )
+
     def _normalize_rows(self, key):
         if isinstance(key, slice):
             return key

@@ -5,5 +5,6 @@ modality is absent; each also accepts a plain 2-D array as a single modality.
 """
 
 from ._early import ConcatFusion
+from ._factorization import FactorizationFusion
 
-__all__ = ["ConcatFusion"]
+__all__ = ["ConcatFusion", "FactorizationFusion"]

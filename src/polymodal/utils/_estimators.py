@@ -22,13 +22,15 @@ def all_estimators():
     --------
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
-    ['ConcatFusion', 'MultimodalUnion']
+    ['ConcatFusion', 'FactorizationFusion', 'MultimodalUnion']
     """
-    from ..fusion import ConcatFusion
+    from ..fusion import ConcatFusion, FactorizationFusion
     from ..union import MultimodalUnion
 
     return [
         ConcatFusion(),
+        # The checks' tables have 2 to 5 features: fewer factors than features.
+        FactorizationFusion(n_factors=2, random_state=0),
         MultimodalUnion(
             [("x", StandardScaler(), slice(None))], remainder="passthrough"
         ),
