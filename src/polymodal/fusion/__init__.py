@@ -4,7 +4,14 @@ Every fusion estimator documents its math and what it does with rows where a
 modality is absent; each also accepts a plain 2-D array as a single modality.
 """
 
+from ._aggregate import AverageFusion, ProductFusion, TensorFusion
 from ._early import ConcatFusion
 from ._factorization import FactorizationFusion
 
-__all__ = ["ConcatFusion", "FactorizationFusion"]
+__all__ = [
+    "AverageFusion",
+    "ConcatFusion",
+    "FactorizationFusion",
+    "ProductFusion",
+    "TensorFusion",
+]

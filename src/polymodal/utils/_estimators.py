@@ -22,13 +22,23 @@ def all_estimators():
     --------
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
-    ['ConcatFusion', 'FactorizationFusion', 'MultimodalUnion']
+    ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'MultimodalUnion',
+     'ProductFusion', 'TensorFusion']
     """
-    from ..fusion import ConcatFusion, FactorizationFusion
+    from ..fusion import (
+        AverageFusion,
+        ConcatFusion,
+        FactorizationFusion,
+        ProductFusion,
+        TensorFusion,
+    )
     from ..union import MultimodalUnion
 
     return [
         ConcatFusion(),
+        AverageFusion(n_components=2),
+        ProductFusion(n_components=2),
+        TensorFusion(n_components=2),
         # The checks' tables have 2 to 5 features: fewer factors than features.
         FactorizationFusion(n_factors=2, random_state=0),
         MultimodalUnion(

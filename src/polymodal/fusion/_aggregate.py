@@ -1,0 +1,774 @@
+"""Aggregate fusion: project every modality to a common width, then combine.
+
+AverageFusion averages, ProductFusion multiplies element-wise and TensorFusion
+takes the outer product of the projected modalities. All three share one
+per-modality step, :class:`_BlockProjection`: a projection fitted on the rows
+where the modality is present, followed by standardisation.
+"""
+
+import warnings
+from math import prod
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    clone,
+)
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import balanced_accuracy_score, r2_score
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
+from sklearn.random_projection import GaussianRandomProjection
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import MissingModalityWarning, PolymodalWarning
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+)
+from ..utils.validation import describe_rows, validate_blocks
+from ._weights import check_weights
+
+__all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
+
+_CLASSIFICATION_TARGETS = ("binary", "multiclass")
+
+
+def _is_classification(y):
+    return type_of_target(y) in _CLASSIFICATION_TARGETS
+
+
+def _dense(block):
+    return block.toarray() if sparse.issparse(block) else np.asarray(block)
+
+
+class _BlockProjection(TransformerMixin, BaseEstimator):
+    """Project one modality's present rows to ``n_components`` and standardise.
+
+    A block at most ``n_components`` wide is used as it is: projecting it to
+    its own width would only rotate it. Otherwise it is projected with PCA
+    (TruncatedSVD, which does not centre, for a sparse block), PLS regression
+    on the target, or a Gaussian random projection. Each output component is
+    then standardised to mean 0 and standard deviation 1 over the fitted rows
+    (a constant component stays 0).
+
+    PLS components are signed so that each covaries positively with the first
+    column of the encoded target (the positive class of a binary target, the
+    target itself for regression), so that the same component of different
+    modalities points the same way before they are averaged or multiplied.
+    PLS needs dense input: a sparse block is densified, its present rows only.
+    """
+
+    def __init__(
+        self, modality="x", n_components=2, projection="pca", random_state=None
+    ):
+        self.modality = modality
+        self.n_components = n_components
+        self.projection = projection
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        n_rows, width = X.shape
+        if self.n_components > n_rows:
+            raise ValueError(
+                f"n_components={self.n_components} is more than the {n_rows} "
+                f"present training rows of modality {self.modality!r} "
+                f"(n_samples = {n_rows}); lower n_components or give that "
+                "modality more rows."
+            )
+        self.signs_ = np.ones(min(width, self.n_components))
+        if width <= self.n_components:
+            self.projector_ = None
+            projected = _dense(X)
+        elif self.projection == "pls":
+            target = self._encode_target(y)
+            dense = _dense(X)
+            self.projector_ = PLSRegression(n_components=self.n_components)
+            projected = self.projector_.fit(dense, target).transform(dense)
+            covariance = (projected - projected.mean(axis=0)).T @ (
+                target[:, 0] - target[:, 0].mean()
+            )
+            self.signs_ = np.where(covariance < 0, -1.0, 1.0)
+        else:
+            self.projector_ = self._unsupervised_projector(sparse.issparse(X))
+            projected = _dense(self.projector_.fit_transform(X))
+        self.scaler_ = StandardScaler().fit(projected * self.signs_)
+        return self
+
+    def transform(self, X):
+        if self.projector_ is None:
+            projected = X
+        elif isinstance(self.projector_, PLSRegression):
+            projected = self.projector_.transform(_dense(X))
+        else:
+            projected = self.projector_.transform(X)
+        return self.scaler_.transform(_dense(projected) * self.signs_)
+
+    def _unsupervised_projector(self, is_sparse):
+        if self.projection == "random":
+            return GaussianRandomProjection(
+                n_components=self.n_components, random_state=self.random_state
+            )
+        if is_sparse:
+            return TruncatedSVD(
+                n_components=self.n_components, random_state=self.random_state
+            )
+        return PCA(n_components=self.n_components, random_state=self.random_state)
+
+    def _encode_target(self, y):
+        classification = _is_classification(y)
+        if classification:
+            target = LabelBinarizer().fit_transform(y).astype(np.float64)
+        else:
+            target = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if np.ptp(target, axis=0).max() == 0:
+            held = "only 1 class" if classification else "a single value"
+            raise ValueError(
+                f"projection='pls' needs a target that varies over the present "
+                f"training rows of modality {self.modality!r}; it holds {held} "
+                "there. Use projection='pca' or 'random'."
+            )
+        return target
+
+
+def _requires_y_message(estimator, option):
+    return (
+        f"{type(estimator).__name__} with {option} requires y to be passed, but "
+        "the target y is None."
+    )
+
+
+class _ProjectedFusion(TransformerMixin, BaseEstimator):
+    """Shared fit and transform of the fusions built on :class:`_BlockProjection`.
+
+    Subclasses set ``_padding`` (the value that fills the components a narrow
+    block lacks, or None to leave it narrow) and implement ``_combine``.
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "projection": [StrOptions({"pca", "pls", "random"})],
+        "random_state": ["random_state"],
+    }
+    _padding = 0.0
+    _padding_note = "zero-padded to the common width"
+
+    def _fit_projections(self, X, y):
+        """Validate, fit one projection per modality and return the blocks."""
+        blocks = validate_blocks(self, X, reset=True)
+        if y is None and self.projection == "pls":
+            raise ValueError(_requires_y_message(self, "projection='pls'"))
+        y = None if y is None else np.asarray(y)
+        if y is not None and len(y) != len(blocks):
+            raise ValueError(
+                f"X has {len(blocks)} rows but y has {len(y)}; they must describe "
+                "the same samples."
+            )
+        widths = {name: block.shape[1] for name, block in blocks.items()}
+        self._check_widths(widths)
+        rng = check_random_state(self.random_state)
+        self.projections_ = {}
+        for name, block in blocks.items():
+            if widths[name] < self.n_components:
+                warnings.warn(
+                    f"Modality {name!r} has {widths[name]} features, fewer than "
+                    f"n_components={self.n_components}: it is used whole, "
+                    f"{self._padding_note}.",
+                    PolymodalWarning,
+                    stacklevel=4,
+                )
+            mask = blocks.masks[name]
+            self.projections_[name] = _BlockProjection(
+                modality=name,
+                n_components=self.n_components,
+                projection=self.projection,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+            ).fit(block[mask], None if y is None else y[mask])
+        return blocks
+
+    def _check_widths(self, widths):
+        """Hook for a subclass to reject the modality widths before fitting."""
+
+    def transform(self, X):
+        """Fuse the projected, standardised modalities of each row.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            Blocks with the modalities seen in fit; a plain array is one
+            modality.
+
+        Returns
+        -------
+        X_fused : ndarray of shape (n_samples, n_features_out)
+            The fused features.
+        """
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False)
+        return self._combine(self._standardised(blocks), blocks)
+
+    def _standardised(self, blocks):
+        """Each modality's standardised components; absent rows hold 0."""
+        components = {}
+        for name, block in blocks.items():
+            mask = blocks.masks[name]
+            projection = self.projections_[name]
+            width = projection.scaler_.n_features_in_
+            values = np.zeros((len(blocks), width))
+            if mask.any():
+                values[mask] = projection.transform(block[mask])
+            if self._padding is not None and width < self.n_components:
+                fill = np.full((len(blocks), self.n_components - width), self._padding)
+                values = np.hstack([values, fill])
+            components[name] = values
+        return components
+
+    def _warn_empty_rows(self, empty, what):
+        if empty.any():
+            warnings.warn(
+                f"Rows {describe_rows(np.flatnonzero(empty))} have no modality "
+                f"present{what}; their fused features are those of the training "
+                "mean.",
+                MissingModalityWarning,
+                stacklevel=5,
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.required = self.projection == "pls"
+        return tags
+
+
+class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
+    """Average the projected modalities present in each row.
+
+    Every modality :math:`m` is projected to ``n_components`` dimensions and
+    standardised (see *Projection*), giving :math:`z_{im}` for row :math:`i`.
+    The fused row is the weighted mean over the modalities present in it:
+
+    .. math::
+
+        z_i = \\frac{\\sum_m w_m\\, p_{im}\\, z_{im}}{\\sum_m w_m\\, p_{im}}
+
+    with :math:`p_{im} \\in \\{0, 1\\}` the presence of modality :math:`m` in
+    row :math:`i` and :math:`w_m \\ge 0` its weight.
+
+    **Absent modalities.** They drop out of both sums, so the weights are
+    re-normalised per row over the modalities present. A row with no
+    modality present (or only modalities of weight 0) gets the zero vector,
+    the training mean of every standardised component, and a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+
+    **Projection.** Per modality, on the training rows where it is present:
+    ``"pca"`` (for a sparse block :class:`~sklearn.decomposition.TruncatedSVD`,
+    which does not centre the data, so that it stays sparse),
+    ``"pls"`` (:class:`~sklearn.cross_decomposition.PLSRegression` on the
+    target, one-hot encoded for classification; each component is signed to
+    covary positively with the first encoded target column, so that the
+    modalities agree in sign; a sparse block is densified for it), or
+    ``"random"`` (a seeded Gaussian random projection). Each component is
+    then standardised to mean 0 and standard deviation 1 over those rows. A
+    block at most ``n_components`` wide is used as it is (only standardised);
+    a narrower one is zero-padded to ``n_components``, with a
+    :class:`~polymodal.exceptions.PolymodalWarning` naming it.
+    ``n_components`` larger than a modality's number of present training rows
+    is an error.
+
+    **Learned weights.** With ``weights="learn"``, each modality's weight is
+    its cross-validated skill: the projection and a linear model
+    (:class:`~sklearn.linear_model.LogisticRegression` for a classification
+    target, :class:`~sklearn.linear_model.Ridge` otherwise) are fitted on the
+    training folds of the modality's present rows and scored on the held-out
+    fold, by balanced accuracy adjusted for chance (0 at chance, 1 perfect)
+    or by :math:`R^2` (0 for predicting the mean). The weight is
+    :math:`\\max(\\bar s_m, 0)` for the mean score :math:`\\bar s_m`, and the
+    weights are normalised to sum to 1; if no modality beats chance, the
+    weights are equal, with a warning. The folds respect ``groups`` (pass it to
+    ``fit``; inside a pipeline, enable metadata routing and call
+    ``set_fit_request(groups=True)``).
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        The common width every modality is projected to.
+    weights : None, dict of str to float, or "learn", default=None
+        None weighs every modality 1; a dict gives a weight >= 0 per modality
+        (modalities not named weigh 1; naming a modality the blocks do not
+        hold is an error); "learn" learns them (see above), which needs y.
+    projection : {"pca", "pls", "random"}, default="pca"
+        How each block is projected; "pls" needs y.
+    cv : int or cross-validation splitter, default=5
+        The inner cross-validation of ``weights="learn"``: a number of folds
+        (stratified for a classification target) or a splitter such as
+        :class:`~sklearn.model_selection.GroupKFold`. Each modality is split
+        over its own present rows, so an iterable of fixed splits does not
+        apply.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the projections (PCA solvers, random projections).
+
+    Attributes
+    ----------
+    weights_ : dict of str to float
+        The weight of each modality (for ``weights="learn"``, the learned
+        weights, which sum to 1).
+    modality_scores_ : dict of str to float
+        The mean inner cross-validated score of each modality; only with
+        ``weights="learn"``.
+    projections_ : dict of str to estimator
+        Each modality's fitted projection: its ``projector_`` is the fitted
+        PCA, TruncatedSVD, PLSRegression or GaussianRandomProjection (None for a
+        block used as it is) and its ``scaler_`` the standardisation.
+    n_features_in_ : int
+        Total number of input features over the modalities.
+    modality_names_in_ : ndarray of str
+        Modality names seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when fitted on a DataFrame (one modality, ``"x"``).
+
+    See Also
+    --------
+    ProductFusion : Element-wise product of the same projected blocks.
+    TensorFusion : Outer product of the projected blocks.
+    ConcatFusion : Concatenation, for heads that weigh features themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> from polymodal.fusion import AverageFusion
+    >>> blocks = ModalityBlocks(
+    ...     {"ct": np.array([[2.0], [4.0], [2.0], [4.0]]),
+    ...      "note": np.array([[1.0], [3.0], [np.nan], [3.0]])},
+    ...     masks={"note": [True, True, False, True]},
+    ... )
+    >>> fusion = AverageFusion(n_components=1, weights={"ct": 3.0}).fit(blocks)
+    >>> fusion.transform(blocks).round(3).ravel()
+    array([-1.104,  0.927, -1.   ,  0.927])
+    >>> fusion.get_feature_names_out()
+    array(['averagefusion0'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        **_ProjectedFusion._parameter_constraints,
+        "weights": [dict, StrOptions({"learn"}), None],
+        "cv": [
+            Interval(Integral, 2, None, closed="left"),
+            HasMethods(["split", "get_n_splits"]),
+        ],
+    }
+
+    def __init__(
+        self,
+        n_components=8,
+        *,
+        weights=None,
+        projection="pca",
+        cv=5,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.weights = weights
+        self.projection = projection
+        self.cv = cv
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, groups=None):
+        """Fit the projections and, for ``weights="learn"``, the weights.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            The blocks; a plain array is one modality.
+        y : array-like of shape (n_samples,), default=None
+            The target; needed for ``projection="pls"`` and
+            ``weights="learn"``.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for the inner cross-validation of
+            ``weights="learn"`` (for example patient ids); ignored otherwise.
+
+        Returns
+        -------
+        self : AverageFusion
+        """
+        if self.weights == "learn" and y is None:
+            raise ValueError(_requires_y_message(self, "weights='learn'"))
+        blocks = self._fit_projections(X, y)
+        if self.weights == "learn":
+            self.weights_ = self._learn_weights(blocks, np.asarray(y), groups)
+        else:
+            given = check_weights(self.weights, blocks.names)
+            self.weights_ = {name: given.get(name, 1.0) for name in blocks.names}
+            if not any(self.weights_.values()):
+                raise ValueError(
+                    f"Every modality has weight 0 ({self.weights_}); give at least "
+                    "one modality a positive weight."
+                )
+        self._n_features_out = self.n_components
+        return self
+
+    def _learn_weights(self, blocks, y, groups):
+        groups = None if groups is None else np.asarray(groups)
+        if groups is not None and len(groups) != len(blocks):
+            raise ValueError(
+                f"X has {len(blocks)} rows but groups has {len(groups)}; they must "
+                "describe the same samples."
+            )
+        classification = _is_classification(y)
+        self.modality_scores_ = {}
+        for name, block in blocks.items():
+            mask = blocks.masks[name]
+            try:
+                self.modality_scores_[name] = _cross_validated_score(
+                    clone(self.projections_[name]),
+                    block[mask],
+                    y[mask],
+                    None if groups is None else groups[mask],
+                    self.cv,
+                    classification,
+                )
+            except ValueError as error:
+                raise ValueError(
+                    f"weights='learn': the inner cross-validation of modality "
+                    f"{name!r} over its {mask.sum()} present training rows "
+                    f"failed: {error}"
+                ) from error
+        skill = {name: max(score, 0.0) for name, score in self.modality_scores_.items()}
+        total = sum(skill.values())
+        if total == 0:
+            warnings.warn(
+                "weights='learn': no modality scored above chance in the inner "
+                f"cross-validation (scores {self.modality_scores_}); the "
+                "modalities are weighted equally.",
+                PolymodalWarning,
+                stacklevel=3,
+            )
+            return dict.fromkeys(blocks.names, 1.0 / len(blocks.names))
+        return {name: value / total for name, value in skill.items()}
+
+    def _combine(self, components, blocks):
+        total = np.zeros((len(blocks), self.n_components))
+        weight = np.zeros(len(blocks))
+        for name, values in components.items():
+            present_weight = self.weights_[name] * blocks.masks[name]
+            total += present_weight[:, None] * values
+            weight += present_weight
+        empty = weight == 0
+        self._warn_empty_rows(empty, " (or only modalities of weight 0)")
+        total[~empty] /= weight[~empty, None]
+        return total
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = tags.target_tags.required or self.weights == "learn"
+        return tags
+
+
+def _cross_validated_score(projection, X, y, groups, cv, classification):
+    """Mean held-out score of projection + linear model on one modality."""
+    model = LogisticRegression(max_iter=1000) if classification else Ridge(alpha=1.0)
+    pipeline = make_pipeline(projection, model)
+    splitter = check_cv(cv, y, classifier=classification)
+    scores = []
+    for train, test in splitter.split(X, y, groups):
+        pipeline.fit(X[train], y[train])
+        predicted = pipeline.predict(X[test])
+        if classification:
+            scores.append(balanced_accuracy_score(y[test], predicted, adjusted=True))
+        else:
+            scores.append(r2_score(y[test], predicted))
+    return float(np.mean(scores))
+
+
+class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
+    """Element-wise (Hadamard) product of the projected modalities.
+
+    Every modality :math:`m` is projected to ``n_components`` dimensions and
+    standardised, as in :class:`AverageFusion`, giving :math:`z_{im}`. The
+    fused row multiplies them component by component over the modalities
+    present in row :math:`i`:
+
+    .. math::
+
+        z_{ik} = \\prod_{m \\,:\\, p_{im} = 1} z_{imk}
+
+    A product carries interactions between modalities that an average
+    cannot: a component is large only when it is large in every modality.
+
+    **Absent modalities.** An absent modality contributes the multiplicative
+    identity 1, so the product runs over the present modalities only. A row
+    with no modality present gets the zero vector (the training mean of the
+    standardised components) and a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+
+    **Projection.** As in :class:`AverageFusion`: ``"pca"`` (TruncatedSVD for
+    a sparse block, without centring), ``"pls"`` (signed to agree with the
+    target) or ``"random"``, fitted on the modality's present training rows,
+    then standardised. A block at most ``n_components`` wide is used as it is;
+    a narrower one is padded with ones (the identity of the product, so that
+    it leaves the other modalities' extra components intact; zeros would
+    erase them), with a :class:`~polymodal.exceptions.PolymodalWarning`.
+    ``n_components`` larger than a modality's number of present training rows
+    is an error.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        The common width every modality is projected to.
+    projection : {"pca", "pls", "random"}, default="pca"
+        How each block is projected; "pls" needs y.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the projections.
+
+    Attributes
+    ----------
+    projections_ : dict of str to estimator
+        Each modality's fitted projection (see :class:`AverageFusion`).
+    n_features_in_ : int
+        Total number of input features over the modalities.
+    modality_names_in_ : ndarray of str
+        Modality names seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when fitted on a DataFrame (one modality, ``"x"``).
+
+    See Also
+    --------
+    AverageFusion : Weighted mean of the same projected blocks.
+    TensorFusion : All products of the components, not only matching ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> from polymodal.fusion import ProductFusion
+    >>> blocks = ModalityBlocks(
+    ...     {"ct": np.array([[2.0], [4.0], [2.0], [4.0]]),
+    ...      "note": np.array([[1.0], [3.0], [np.nan], [5.0]])},
+    ...     masks={"note": [True, True, False, True]},
+    ... )
+    >>> fusion = ProductFusion(n_components=1).fit(blocks)
+    >>> fusion.transform(blocks).round(3).ravel()
+    array([ 1.225,  0.   , -1.   ,  1.225])
+    """
+
+    _padding = 1.0
+    _padding_note = "padded with ones (the identity of the product)"
+
+    def __init__(self, n_components=8, *, projection="pca", random_state=None):
+        self.n_components = n_components
+        self.projection = projection
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit one projection per modality on its present rows.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            The blocks; a plain array is one modality.
+        y : array-like of shape (n_samples,), default=None
+            The target; needed for ``projection="pls"`` only.
+
+        Returns
+        -------
+        self : ProductFusion
+        """
+        self._fit_projections(X, y)
+        self._n_features_out = self.n_components
+        return self
+
+    def _combine(self, components, blocks):
+        product = np.ones((len(blocks), self.n_components))
+        for name, values in components.items():
+            mask = blocks.masks[name]
+            product[mask] *= values[mask]
+        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
+        self._warn_empty_rows(empty, "")
+        product[empty] = 0.0
+        return product
+
+
+class TensorFusion(_ProjectedFusion):
+    """Tensor fusion (TFN): the flattened outer product of ``[1, z_m]``.
+
+    Every modality :math:`m` is projected to ``n_components`` dimensions and
+    standardised, as in :class:`AverageFusion`, giving :math:`z_{im}`. The
+    fused row is
+
+    .. math::
+
+        z_i = \\operatorname{vec}\\Big(\\bigotimes_{m=1}^{M}
+              \\begin{bmatrix} 1 \\\\ z_{im} \\end{bmatrix}\\Big)
+
+    of length :math:`\\prod_m (d_m + 1)` with :math:`d_m` the modality's
+    width (``n_components``, or less for a narrower block). The leading 1 of
+    each factor keeps every lower-order term: the output holds the constant 1,
+    each modality's components alone, and every product of components of two,
+    three, ... modalities, so a linear head on it models all cross-modal
+    interactions (Zadeh et al., 2017, *Tensor Fusion Network*). The first
+    modality varies slowest. Feature names read as the product they hold:
+    ``"1"``, ``"ct0"``, ``"ct0*note2"``.
+
+    **Absent modalities.** An absent modality's factor is
+    :math:`[1, 0, \\dots, 0]`: only its constant term survives, so its terms
+    vanish and the products of the present modalities remain. A row with no
+    modality present is :math:`[1, 0, \\dots, 0]`, the fusion of the training
+    mean, and emits a :class:`~polymodal.exceptions.MissingModalityWarning`
+    naming the rows.
+
+    **Size.** The output width grows as a product over modalities: 4
+    modalities of 8 components give 6,561 features. A width above
+    ``max_features`` is an error at fit, naming the width and the modalities;
+    lower ``n_components``, or fuse fewer modalities.
+
+    **Projection.** As in :class:`AverageFusion`, fitted on each modality's
+    present training rows, then standardised. A block narrower than
+    ``n_components`` is used whole and contributes its own width (the outer
+    product needs no common width), with a
+    :class:`~polymodal.exceptions.PolymodalWarning`. ``n_components`` larger
+    than a modality's number of present training rows is an error.
+
+    Parameters
+    ----------
+    n_components : int, default=4
+        The width every modality is projected to.
+    max_features : int, default=10000
+        The largest output width accepted.
+    projection : {"pca", "pls", "random"}, default="pca"
+        How each block is projected; "pls" needs y.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the projections.
+
+    Attributes
+    ----------
+    projections_ : dict of str to estimator
+        Each modality's fitted projection (see :class:`AverageFusion`).
+    n_features_in_ : int
+        Total number of input features over the modalities.
+    modality_names_in_ : ndarray of str
+        Modality names seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when fitted on a DataFrame (one modality, ``"x"``).
+
+    See Also
+    --------
+    ProductFusion : Only the matching components' products, at a fixed width.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> from polymodal.fusion import TensorFusion
+    >>> blocks = ModalityBlocks(
+    ...     {"ct": np.array([[2.0], [4.0], [4.0], [2.0]]),
+    ...      "note": np.array([[1.0], [3.0], [np.nan], [5.0]])},
+    ...     masks={"note": [True, True, False, True]},
+    ... )
+    >>> fusion = TensorFusion(n_components=1).fit(blocks)
+    >>> fusion.get_feature_names_out()
+    array(['1', 'note0', 'ct0', 'ct0*note0'], dtype=object)
+    >>> fusion.transform(blocks).round(3)
+    array([[ 1.   , -1.225, -1.   ,  1.225],
+           [ 1.   ,  0.   ,  1.   ,  0.   ],
+           [ 1.   ,  0.   ,  1.   ,  0.   ],
+           [ 1.   ,  1.225, -1.   , -1.225]])
+    """
+
+    _parameter_constraints = {
+        **_ProjectedFusion._parameter_constraints,
+        "max_features": [Interval(Integral, 1, None, closed="left")],
+    }
+    _padding = None
+    _padding_note = "contributing fewer components to the outer product"
+
+    def __init__(
+        self, n_components=4, *, max_features=10000, projection="pca", random_state=None
+    ):
+        self.n_components = n_components
+        self.max_features = max_features
+        self.projection = projection
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit one projection per modality on its present rows.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            The blocks; a plain array is one modality.
+        y : array-like of shape (n_samples,), default=None
+            The target; needed for ``projection="pls"`` only.
+
+        Returns
+        -------
+        self : TensorFusion
+        """
+        self._fit_projections(X, y)
+        return self
+
+    def _check_widths(self, widths):
+        factors = {
+            name: min(width, self.n_components) + 1 for name, width in widths.items()
+        }
+        size = prod(factors.values())
+        if size > self.max_features:
+            described = ", ".join(f"{name!r}: {n}" for name, n in factors.items())
+            raise ValueError(
+                f"TensorFusion would output {size} features, the product of the "
+                f"factor sizes (components + 1) of the modalities ({described}), "
+                f"more than max_features={self.max_features}. Lower n_components "
+                f"(now {self.n_components}), fuse fewer modalities, or raise "
+                "max_features."
+            )
+
+    def _combine(self, components, blocks):
+        fused = np.ones((len(blocks), 1))
+        for values in components.values():
+            factor = np.hstack([np.ones((len(blocks), 1)), values])
+            fused = (fused[:, :, None] * factor[:, None, :]).reshape(len(blocks), -1)
+        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
+        self._warn_empty_rows(empty, "")
+        return fused
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the tensor products, such as ``"ct0*note2"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Only checked against the input seen in fit; the names come from
+            the modalities and their components.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``"1"`` for the constant, otherwise the factors of each product
+            joined by ``"*"``, each factor being a modality name followed by a
+            component index.
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        names = [()]
+        for name, projection in self.projections_.items():
+            width = projection.scaler_.n_features_in_
+            factors = [None, *(f"{name}{k}" for k in range(width))]
+            names = [(*prefix, f) for prefix in names for f in factors]
+        return np.asarray(
+            ["*".join(f for f in factors if f) or "1" for factors in names],
+            dtype=object,
+        )
