@@ -7,11 +7,15 @@ modality is absent; each also accepts a plain 2-D array as a single modality.
 from ._aggregate import AverageFusion, ProductFusion, TensorFusion
 from ._early import ConcatFusion
 from ._factorization import FactorizationFusion
+from ._kernel import KernelFusion
+from ._subspace import SubspaceFusion
 
 __all__ = [
     "AverageFusion",
     "ConcatFusion",
     "FactorizationFusion",
+    "KernelFusion",
     "ProductFusion",
+    "SubspaceFusion",
     "TensorFusion",
 ]

@@ -22,14 +22,16 @@ def all_estimators():
     --------
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
-    ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'MultimodalUnion',
-     'ProductFusion', 'TensorFusion']
+    ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'KernelFusion',
+     'MultimodalUnion', 'ProductFusion', 'SubspaceFusion', 'TensorFusion']
     """
     from ..fusion import (
         AverageFusion,
         ConcatFusion,
         FactorizationFusion,
+        KernelFusion,
         ProductFusion,
+        SubspaceFusion,
         TensorFusion,
     )
     from ..union import MultimodalUnion
@@ -39,6 +41,8 @@ def all_estimators():
         AverageFusion(n_components=2),
         ProductFusion(n_components=2),
         TensorFusion(n_components=2),
+        KernelFusion(),
+        SubspaceFusion(n_components=2),
         # The checks' tables have 2 to 5 features: fewer factors than features.
         FactorizationFusion(n_factors=2, random_state=0),
         MultimodalUnion(
@@ -67,6 +71,13 @@ _EXPECTED_FAILED_CHECKS = {
         ],
         _UNION_RETURNS_BLOCKS,
     ),
+    "SubspaceFusion": {
+        "check_transformer_n_iter": (
+            "max_iter bounds only the iterative two-modality CCA/PLS solver; the "
+            "check's single plain array is embedded by an SVD (whitened PCA), which "
+            "has no iterations to count"
+        ),
+    },
 }
 
 
