@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 INSTALL_INPUTS := pyproject.toml constraints.txt requirements-dev.txt
 DEMO_OUTPUT ?= polymodal-results
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-minimums lint bench clean
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -31,8 +31,15 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(PY) -m pytest -n 2
 
+# The suite against the lowest versions pyproject.toml declares (in its own venv).
+test-minimums:
+	$(PYTHON_BOOT) -m venv .venv-minimums
+	.venv-minimums/bin/python -m pip install --quiet -c constraints.txt \
+		-c constraints-minimums.txt -r requirements-dev.txt -e ".[test,image]"
+	.venv-minimums/bin/python -m pytest -n 2
+
 bench: $(VENV)/.installed-test
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUTPUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-minimums $(DEMO_OUTPUT) .pytest_cache .ruff_cache

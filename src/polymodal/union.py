@@ -10,18 +10,15 @@ import pandas as pd
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import TransformerMixin, clone
-from sklearn.pipeline import _name_estimators
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils import Bunch, _safe_indexing, get_tags
+from sklearn.utils import Bunch, get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    _raise_for_params,
-    _routing_enabled,
     process_routing,
 )
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._blocks import ModalityBlocks
 from .exceptions import RowFailureWarning
@@ -35,7 +32,12 @@ from .utils._sklearn_compat import (
     _check_n_features,
     _fit_context,
     _get_column_indices,
+    _name_estimators,
+    _num_samples,
     _print_elapsed_time,
+    _raise_for_params,
+    _routing_enabled,
+    _safe_indexing,
     _VisualBlock,
 )
 from .utils._sparse import row_of_entries, zero_rows
@@ -307,7 +309,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         if sparse.issparse(X):
             X = X.tocsr()
         elif isinstance(X, dict):
-            X = _dict_to_frame(X)
+            X = dict_to_frame(X)
         elif not isinstance(X, pd.DataFrame):
             X = np.asarray(X, dtype=object) if _is_ragged(X) else np.asarray(X)
             if X.ndim != 2:
@@ -964,7 +966,8 @@ def _is_ragged(X):
     return False
 
 
-def _dict_to_frame(X):
+def dict_to_frame(X):
+    """A DataFrame from a dict of equal-length columns; image cells stay whole."""
     lengths = {}
     for key, values in X.items():
         try:

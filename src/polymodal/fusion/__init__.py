@@ -8,6 +8,7 @@ from ._aggregate import AverageFusion, ProductFusion, TensorFusion
 from ._early import ConcatFusion
 from ._factorization import FactorizationFusion
 from ._kernel import KernelFusion
+from ._late import LateFusionClassifier, LateFusionRegressor, StackingFusionClassifier
 from ._subspace import SubspaceFusion
 
 __all__ = [
@@ -15,7 +16,10 @@ __all__ = [
     "ConcatFusion",
     "FactorizationFusion",
     "KernelFusion",
+    "LateFusionClassifier",
+    "LateFusionRegressor",
     "ProductFusion",
+    "StackingFusionClassifier",
     "SubspaceFusion",
     "TensorFusion",
 ]

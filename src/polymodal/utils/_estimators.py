@@ -23,14 +23,18 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'KernelFusion',
-     'MultimodalUnion', 'ProductFusion', 'SubspaceFusion', 'TensorFusion']
+     'LateFusionClassifier', 'LateFusionRegressor', 'MultimodalUnion',
+     'ProductFusion', 'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
     from ..fusion import (
         AverageFusion,
         ConcatFusion,
         FactorizationFusion,
         KernelFusion,
+        LateFusionClassifier,
+        LateFusionRegressor,
         ProductFusion,
+        StackingFusionClassifier,
         SubspaceFusion,
         TensorFusion,
     )
@@ -43,6 +47,9 @@ def all_estimators():
         TensorFusion(n_components=2),
         KernelFusion(),
         SubspaceFusion(n_components=2),
+        LateFusionClassifier(),
+        LateFusionRegressor(),
+        StackingFusionClassifier(cv=3),
         # The checks' tables have 2 to 5 features: fewer factors than features.
         FactorizationFusion(n_factors=2, random_state=0),
         MultimodalUnion(

@@ -6,6 +6,8 @@ range (scikit-learn >= 1.6).
 """
 
 from sklearn.base import _fit_context
+from sklearn.pipeline import _name_estimators
+from sklearn.utils import _safe_indexing
 from sklearn.utils._indexing import _determine_key_type, _get_column_indices
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -14,12 +16,15 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils._user_interface import _print_elapsed_time
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_feature_names_in,
     _check_method_params,
     _check_n_features,
+    _check_sample_weight,
+    _num_samples,
 )
 
 try:  # scikit-learn >= 1.7
@@ -38,8 +43,14 @@ __all__ = [
     "_check_feature_names_in",
     "_check_method_params",
     "_check_n_features",
+    "_check_sample_weight",
     "_determine_key_type",
     "_fit_context",
     "_get_column_indices",
+    "_name_estimators",
+    "_num_samples",
     "_print_elapsed_time",
+    "_raise_for_params",
+    "_routing_enabled",
+    "_safe_indexing",
 ]
