@@ -1,0 +1,3 @@
+"""Image transformers: from image files or arrays to features."""
+
+__all__ = []
