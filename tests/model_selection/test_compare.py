@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -9,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from polymodal import MultimodalUnion
-from polymodal.fusion import ConcatFusion, KernelFusion
+from polymodal.fusion import ConcatFusion, KernelFusion, LateFusionClassifier
 from polymodal.model_selection import FusionComparison, compare_fusions
 
 
@@ -214,3 +215,49 @@ def test_kernel_fusion_pairs_only_with_precomputed_kernel_heads(data):
             heads={"lr": LogisticRegression()},
             baselines=None,
         )
+
+
+def test_final_step_fusions_are_candidates(data):
+    X, y = data
+    result = compare_fusions(
+        make_union(),
+        X,
+        y,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression()},
+        final_fusions={"late": LateFusionClassifier(LogisticRegression())},
+        cv=3,
+        random_state=0,
+        baselines=None,
+    )
+    assert set(result.to_frame().index) == {"concat + lr", "late"}
+    late_scores = result.scores_.query("candidate == 'late'")["score"]
+    assert late_scores.between(0, 1).all()
+    assert len(late_scores) == 3
+    with pytest.raises(ValueError, match=r"share the names \['lr'\]"):
+        compare_fusions(
+            make_union(),
+            X,
+            y,
+            fusions={"concat": ConcatFusion()},
+            heads={"lr": LogisticRegression()},
+            final_fusions={"lr": LateFusionClassifier()},
+        )
+
+
+def test_best_final_step_pipeline_passes_blocks_through(data):
+    X, y = data
+    result = compare_fusions(
+        make_union(),
+        X,
+        y,
+        fusions={"concat": ConcatFusion()},
+        heads={"chance": DummyClassifier()},
+        final_fusions={"late": LateFusionClassifier(LogisticRegression())},
+        cv=3,
+        random_state=0,
+        baselines=None,
+    )
+    assert result.best_candidate_ == "late"
+    assert result.best_estimator_.named_steps["fusion"] == "passthrough"
+    assert result.best_estimator_.predict(X).shape == (len(X),)
