@@ -73,9 +73,7 @@ def final_fusions():
     base = make_pipeline(MaxAbsScaler(), LogisticRegression(C=0.1, max_iter=2000))
     return {
         LATE: LateFusionClassifier(base),
-        "stacking (LR per modality, LR on top)": StackingFusionClassifier(
-            base, random_state=0
-        ),
+        "stacking (LR per modality, LR on top)": StackingFusionClassifier(base),
     }
 
 

@@ -210,11 +210,13 @@ def test_pls_takes_exactly_two_modalities():
         SubspaceFusion(1, method="pls").fit(ModalityBlocks(views))
 
 
-def test_sparse_block_is_rejected_naming_it():
+def test_sparse_block_gives_the_dense_result():
     _, views = _views(n_samples=20, widths=(3, 3))
+    dense = SubspaceFusion(1).fit_transform(ModalityBlocks(views))
     views["v1"] = sparse.csr_matrix(views["v1"])
-    with pytest.raises(TypeError, match="Modality 'v1' is sparse"):
-        SubspaceFusion(1).fit(ModalityBlocks(views))
+    np.testing.assert_allclose(
+        SubspaceFusion(1).fit_transform(ModalityBlocks(views)), dense
+    )
 
 
 def test_nd_block_is_rejected_naming_it():

@@ -4,7 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, sparse
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -187,8 +187,9 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Parameters
         ----------
         X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality. Sparse blocks are not
-            accepted: reduce them first (for example with
+            The blocks; a plain array is one modality. Sparse blocks (TF-IDF,
+            k-mer counts) are densified, present rows only; reduce a very wide
+            vocabulary first (``max_features``, or
             :class:`~sklearn.decomposition.TruncatedSVD`).
         y : None
             Ignored.
@@ -197,7 +198,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         -------
         self : SubspaceFusion
         """
-        blocks = validate_blocks(self, X, reset=True, accept_sparse=False)
+        blocks = validate_blocks(self, X, reset=True)
         names = list(blocks.names)
         self.method_ = self._resolve_method(names)
         masks = np.column_stack([blocks.masks[name] for name in names])
@@ -207,7 +208,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         standardized = {}
         self.means_, self.scales_ = {}, {}
         for name in names:
-            rows = blocks[name][fit_rows & blocks.masks[name]]
+            rows = _dense(blocks[name][fit_rows & blocks.masks[name]])
             self.means_[name] = rows.mean(axis=0)
             self.scales_[name] = (
                 _column_scales(rows) if self.scale else np.ones(rows.shape[1])
@@ -238,6 +239,11 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         }
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def transform(self, X):
         """Embed each row by averaging its present modalities' projections.
 
@@ -252,12 +258,14 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             The shared-subspace embedding; zeros for rows with no modality.
         """
         check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False, accept_sparse=False)
+        blocks = validate_blocks(self, X, reset=False)
         total = np.zeros((len(blocks), self._n_features_out))
         counts = np.zeros(len(blocks))
         for name, projection in self.projections_.items():
             rows = blocks.masks[name]
-            standardized = (blocks[name][rows] - self.means_[name]) / self.scales_[name]
+            standardized = (
+                _dense(blocks[name][rows]) - self.means_[name]
+            ) / self.scales_[name]
             total[rows] += standardized @ projection
             counts[rows] += 1
         empty = counts == 0
@@ -404,3 +412,7 @@ class _Ridge:
     def coefficients(self, targets):
         gain = self.singular / (self.singular**2 + self.alpha)
         return self.right.T @ (gain[:, None] * (self.left.T @ targets))
+
+
+def _dense(block):
+    return block.toarray() if sparse.issparse(block) else block
