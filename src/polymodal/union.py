@@ -721,15 +721,18 @@ def _process_modality(
             for method, method_params in params.items()
         }
     guarded = on_error == "missing" and "on_error" not in trans.get_params(deep=False)
+    errors = []
     with (
         _print_elapsed_time("MultimodalUnion", message),
         config_context(transform_output="default"),
     ):
         try:
             if fit:
-                output = _fit_transform(trans, subset, y_subset, params, guarded, name)
+                output = _fit_transform(
+                    trans, subset, y_subset, params, guarded, name, errors
+                )
             elif rows.size:
-                output = _transform(trans, subset, params, guarded, name)
+                output = _transform(trans, subset, params, guarded, name, errors)
             else:
                 output = _empty_output(*template)
         except Exception as exc:
@@ -742,10 +745,14 @@ def _process_modality(
     block = _scatter(output, rows, n_samples)
     failed = _all_nan_rows(block) & present
     if failed.any():
+        cause = (
+            f"its transformer raised {errors[0]} on the batch, and on these rows alone"
+            if errors
+            else "they came back all-NaN from its transformer"
+        )
         warnings.warn(
-            f"Modality {name!r}: rows {describe_rows(np.flatnonzero(failed))} came "
-            "back all-NaN from its transformer (inputs it could not read) and are "
-            "marked absent.",
+            f"Modality {name!r}: rows {describe_rows(np.flatnonzero(failed))} could "
+            f"not be read ({cause}) and are marked absent.",
             RowFailureWarning,
             stacklevel=2,
         )
@@ -767,7 +774,7 @@ def _absent_everywhere_message(name):
     )
 
 
-def _fit_transform(trans, X, y, params, guarded, name):
+def _fit_transform(trans, X, y, params, guarded, name, errors):
     if not guarded:
         if "fit_transform" in params:
             return trans.fit_transform(X, y, **params["fit_transform"])
@@ -775,14 +782,14 @@ def _fit_transform(trans, X, y, params, guarded, name):
             return trans.fit_transform(X, y)
     fit_params = params.get("fit", params.get("fit_transform", {}))
     trans.fit(X, y, **fit_params)
-    return _transform(trans, X, params, guarded, name)
+    return _transform(trans, X, params, guarded, name, errors)
 
 
-def _transform(trans, X, params, guarded, name):
+def _transform(trans, X, params, guarded, name, errors):
     transform_params = params.get("transform", {})
     if not guarded:
         return trans.transform(X, **transform_params)
-    return _transform_row_by_row_on_failure(trans, X, transform_params, name)
+    return _transform_row_by_row_on_failure(trans, X, transform_params, name, errors)
 
 
 def _empty_output(feature_shape, is_sparse):
@@ -791,8 +798,12 @@ def _empty_output(feature_shape, is_sparse):
     return np.empty((0, *feature_shape))
 
 
-def _transform_row_by_row_on_failure(trans, X, params, name):
-    """Transform X; if the batch fails, retry each row and NaN-fill the failures."""
+def _transform_row_by_row_on_failure(trans, X, params, name, errors):
+    """Transform X; if the batch fails, retry each row and NaN-fill the failures.
+
+    The batch's error is appended to ``errors`` so that the warning about the
+    rows marked absent can say why.
+    """
     try:
         return trans.transform(X, **params)
     except Exception as batch_error:
@@ -807,13 +818,7 @@ def _transform_row_by_row_on_failure(trans, X, params, name):
         done = [out for out in outputs if out is not None]
         if not done:
             raise batch_error
-        warnings.warn(
-            f"Modality {name!r}: the transformer failed on {len(failed)} of "
-            f"{X.shape[0]} present rows ({type(batch_error).__name__}: "
-            f"{batch_error}); they are retried one by one and marked absent.",
-            RowFailureWarning,
-            stacklevel=4,
-        )
+        errors.append(f"{type(batch_error).__name__}: {batch_error}")
         template = done[0]
         filler = _nan_row(template)
         outputs = [filler if out is None else out for out in outputs]
