@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -20,6 +22,7 @@ def test_compare_then_predict_on_the_builtin_cohort(tmp_path, capsys):
     cohort = output / "cohort" / "cohort.csv"
     table = pd.read_csv(cohort)
     assert table["ct"].str.endswith(".png").all()
+    assert table["ct"].map(lambda path: Path(path).is_absolute()).all()
     assert (output / "comparison.md").read_text().count("\n") == 2 + 15
     model = io.load(output / "best_model.joblib")
     assert hasattr(model, "predict_proba")

@@ -53,7 +53,8 @@ def _default_heads(random_state):
 def _write_builtin_cohort(output, args):
     from .datasets import make_patients
 
-    cohort_dir = output / "cohort"
+    # Absolute image paths keep the table usable from any working directory.
+    cohort_dir = (output / "cohort").resolve()
     missing = {column: args.missing for column in ("ct", "note", "dna", "clinical")}
     X, y = make_patients(
         n_samples=args.n_samples,

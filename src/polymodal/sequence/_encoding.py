@@ -1,0 +1,151 @@
+"""Alphabets and the vectorised reading of sequence columns."""
+
+import numpy as np
+import pandas as pd
+
+#: Unambiguous letters of each alphabet, in the (lexicographic) order of the
+#: output columns.
+ALPHABETS = {
+    "dna": "ACGT",
+    "rna": "ACGU",
+    "protein": "ACDEFGHIKLMNPQRSTVWY",
+}
+
+#: Letters accepted but not counted: the IUPAC nucleotide ambiguity codes, and
+#: for proteins B (D/N), Z (E/Q), J (I/L), X (unknown), U (selenocysteine),
+#: O (pyrrolysine) and ``*`` (stop).
+AMBIGUOUS = {
+    "dna": "NRYSWKMBDHV",
+    "rna": "NRYSWKMBDHV",
+    "protein": "BZJXUO*",
+}
+
+# Byte codes after the look-up: the alphabet takes 0 .. size - 1.
+AMBIGUOUS_CODE = 253
+WHITESPACE_CODE = 254
+INVALID_CODE = 255
+
+
+def lookup_table(alphabet):
+    """A 256-entry table mapping ASCII bytes to letter codes, case-insensitively."""
+    table = np.full(256, INVALID_CODE, dtype=np.uint8)
+    for code, letter in enumerate(ALPHABETS[alphabet]):
+        table[ord(letter)] = table[ord(letter.lower())] = code
+    for letter in AMBIGUOUS[alphabet]:
+        table[ord(letter)] = table[ord(letter.lower())] = AMBIGUOUS_CODE
+    for letter in " \t\r\n\v\f":
+        table[ord(letter)] = WHITESPACE_CODE
+    return table
+
+
+def column_cells(X, owner):
+    """Return the row labels and the cells of a one-column input.
+
+    Row labels are the index of a pandas input and positions otherwise, so that
+    error messages point at the row the user knows.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"{owner} takes a column of sequences (a Series, list or 1-D array); "
+            f"got a single {type(X).__name__}. Wrap it in a list."
+        )
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{owner} takes one column of sequences; got a DataFrame with "
+                f"{X.shape[1]} columns."
+            )
+        X = X.iloc[:, 0]
+    if isinstance(X, pd.Series):
+        return list(X.index), list(X)
+    if isinstance(X, np.ndarray) or hasattr(X, "__array__"):
+        X = np.asarray(X, dtype=object)
+        if X.ndim > 2 or (X.ndim == 2 and X.shape[1] != 1):
+            raise ValueError(
+                f"{owner} takes one column of sequences; got an array of shape "
+                f"{X.shape}."
+            )
+        cells = list(X.ravel())
+    else:
+        cells = list(X)
+    return list(range(len(cells))), cells
+
+
+def sequence_bodies(labels, cells, owner):
+    """The sequence text of each cell: a FASTA header line, if any, is dropped."""
+    bodies = []
+    for label, cell in zip(labels, cells):
+        if not isinstance(cell, str):
+            raise ValueError(
+                f"{owner}: row {label!r} holds {cell!r} of type "
+                f"{type(cell).__name__}, not a sequence string. "
+                "MultimodalUnion passes only the rows where a modality is present, "
+                "so a missing value here means the transformer was called directly; "
+                "drop or fill those rows first."
+            )
+        text = cell.lstrip()
+        if text.startswith(">"):
+            _, _, text = text.partition("\n")
+        bodies.append(text)
+    return bodies
+
+
+def encode(bodies, labels, table, owner):
+    """Encode sequences to letter codes, all rows concatenated.
+
+    Returns the codes (uint8, whitespace removed) and the start offset of each
+    row in them (length ``n_rows + 1``). Characters outside the alphabet and
+    its ambiguity codes are a ValueError naming the row, character and its
+    1-based position in the sequence.
+    """
+    joined = "".join(bodies)
+    lengths = np.fromiter(map(len, bodies), dtype=np.int64, count=len(bodies))
+    offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    try:
+        raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError as exc:
+        _raise_bad_character(
+            exc.start, joined[exc.start], offsets, bodies, labels, owner
+        )
+    codes = table[raw]
+    spaces = np.flatnonzero(codes == WHITESPACE_CODE)
+    if spaces.size:
+        # Line breaks and blanks (multi-line FASTA records) are not residues.
+        rows = np.searchsorted(offsets, spaces, side="right") - 1
+        offsets = offsets - np.concatenate(
+            ([0], np.cumsum(np.bincount(rows, minlength=len(bodies))))
+        )
+        keep = np.ones(codes.size, dtype=bool)
+        keep[spaces] = False
+        codes, raw = codes[keep], raw[keep]
+    invalid = np.flatnonzero(codes == INVALID_CODE)
+    if invalid.size:
+        position = int(invalid[0])
+        _raise_bad_character(position, chr(raw[position]), offsets, None, labels, owner)
+    return codes, offsets
+
+
+def raise_ambiguous(codes, offsets, labels, owner):
+    """Raise a ValueError naming the first ambiguous residue, if any."""
+    ambiguous = np.flatnonzero(codes == AMBIGUOUS_CODE)
+    if ambiguous.size:
+        position = int(ambiguous[0])
+        row = int(np.searchsorted(offsets, position, side="right") - 1)
+        raise ValueError(
+            f"{owner}: row {labels[row]!r} has an ambiguous residue at position "
+            f"{position - offsets[row] + 1}; use ambiguous='skip' (or 'zeros') to "
+            "accept ambiguity codes."
+        )
+
+
+def _raise_bad_character(position, character, offsets, bodies, labels, owner):
+    row = int(np.searchsorted(offsets, position, side="right") - 1)
+    within = position - int(offsets[row])
+    if bodies is not None:
+        # Report the residue number, not counting line breaks before it.
+        within -= sum(c.isspace() for c in bodies[row][:within])
+    raise ValueError(
+        f"{owner}: row {labels[row]!r} has the character {character!r} at position "
+        f"{within + 1}, which is not in the alphabet nor one of its ambiguity codes."
+    )
