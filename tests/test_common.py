@@ -12,6 +12,7 @@ import pytest
 from scipy import sparse
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from polymodal import ModalityBlocks, MultimodalUnion
@@ -35,7 +36,21 @@ def _table_with_absent_rows(n_samples=40, seed=0):
     return X, y
 
 
+def _sequences(n_samples=40, seed=0):
+    """DNA strings of varied lengths, with an occasional ambiguous base."""
+    rng = np.random.default_rng(seed)
+    sequences = [
+        "".join(rng.choice(list("ACGT"), rng.integers(3, 12))) for _ in range(n_samples)
+    ]
+    sequences[5] += "N"
+    return np.asarray(sequences, dtype=object), rng.integers(0, 2, n_samples)
+
+
 def _data_for(estimator):
+    if get_tags(estimator).input_tags.string and not isinstance(
+        estimator, MultimodalUnion
+    ):
+        return _sequences()
     X, y = _table_with_absent_rows()
     if isinstance(estimator, MultimodalUnion):
         return X, y
@@ -63,7 +78,8 @@ def _comparable(output):
             block = block.toarray() if sparse.issparse(block) else block
             parts += [block.reshape(len(output), -1), output.masks[name][:, None]]
         return np.hstack(parts).astype(float)
-    return output.toarray() if sparse.issparse(output) else np.asarray(output)
+    output = output.toarray() if sparse.issparse(output) else np.asarray(output)
+    return output.reshape(len(output), -1)
 
 
 def _seeded(estimator):

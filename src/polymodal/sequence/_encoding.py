@@ -58,7 +58,7 @@ def column_cells(X, owner):
         X = X.iloc[:, 0]
     if isinstance(X, pd.Series):
         return list(X.index), list(X)
-    if isinstance(X, np.ndarray) or hasattr(X, "__array__"):
+    if hasattr(X, "__array__"):
         X = np.asarray(X, dtype=object)
         if X.ndim > 2 or (X.ndim == 2 and X.shape[1] != 1):
             raise ValueError(

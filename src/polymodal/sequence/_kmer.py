@@ -27,7 +27,7 @@ MAX_FEATURES = 2**24
 _CHUNK_RESIDUES = 2**22
 
 
-class KmerVectorizer(TransformerMixin, BaseEstimator):
+class KmerVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Count the k-mers of each sequence into a sparse spectrum.
 
     Each sequence becomes a row of counts over every possible k-mer of the
@@ -257,32 +257,37 @@ class KmerVectorizer(TransformerMixin, BaseEstimator):
         if self.ambiguous == "error":
             raise_ambiguous(codes, offsets, labels, "KmerVectorizer")
         k, size = self.k, len(ALPHABETS[self.alphabet])
-        n_windows = max(codes.size - k + 1, 0)
-        # A window is counted when it holds no ambiguity code and does not run
-        # across the start of the next sequence.
+        n_rows, n_windows = len(bodies), max(codes.size - k + 1, 0)
         blocked = codes == AMBIGUOUS_CODE
-        blocked_before = np.zeros(codes.size + 1, dtype=np.int64)
-        np.cumsum(blocked, out=blocked_before[1:])
-        starts = np.zeros(codes.size + 1, dtype=np.int64)
-        starts[offsets[1:-1]] = 1
-        starts_before = np.cumsum(starts)
-        valid = (blocked_before[k : k + n_windows] == blocked_before[:n_windows]) & (
-            starts_before[k - 1 : k - 1 + n_windows] == starts_before[:n_windows]
-        )
         digits = np.where(blocked, 0, codes)
         index = np.zeros(n_windows, dtype=np.int64)
         for shift in range(k):
             index *= size
             index += digits[shift : shift + n_windows]
+        # A window is counted when it holds no ambiguity code and does not run
+        # into the next sequence.
+        valid = np.ones(n_windows, dtype=bool)
+        if blocked.any():
+            blocked_before = np.zeros(codes.size + 1, dtype=np.int64)
+            np.cumsum(blocked, out=blocked_before[1:])
+            valid &= blocked_before[k:] == blocked_before[:n_windows]
+        crossing = (offsets[1:-1, None] - np.arange(1, k)).ravel()
+        valid[crossing[(crossing >= 0) & (crossing < n_windows)]] = False
         valid_before = np.zeros(n_windows + 1, dtype=np.int64)
         np.cumsum(valid, out=valid_before[1:])
         indptr = valid_before[np.minimum(offsets, n_windows)]
+        indptr -= indptr[0]
         columns = index[valid]
         if self._column_of is not None:
             columns = self._column_of[columns]
+        width = self.n_features_out_
+        if n_rows * width <= 4 * _CHUNK_RESIDUES:
+            # A dense per-row histogram is cheaper than sorting the entries.
+            rows = np.repeat(np.arange(n_rows), np.diff(indptr))
+            histogram = np.bincount(rows * width + columns, minlength=n_rows * width)
+            return sparse.csr_matrix(histogram.reshape(n_rows, width), dtype=np.float64)
         counts = sparse.csr_matrix(
-            (np.ones(columns.size), columns, indptr - indptr[0]),
-            shape=(len(bodies), self.n_features_out_),
+            (np.ones(columns.size), columns, indptr), shape=(n_rows, width)
         )
         counts.sum_duplicates()
         return counts

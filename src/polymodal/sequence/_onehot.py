@@ -19,7 +19,9 @@ from ._encoding import (
 __all__ = ["OneHotSequenceEncoder"]
 
 
-class OneHotSequenceEncoder(TransformerMixin, BaseEstimator):
+class OneHotSequenceEncoder(
+    TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """One-hot encode each sequence as an (alphabet, length) array.
 
     Residue ``j`` of a sequence sets entry ``(letter, j)`` to 1. Every

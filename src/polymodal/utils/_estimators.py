@@ -23,8 +23,9 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'KernelFusion',
-     'LateFusionClassifier', 'LateFusionRegressor', 'MultimodalUnion',
-     'ProductFusion', 'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
+     'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
+     'MultimodalUnion', 'OneHotSequenceEncoder', 'ProductFusion',
+     'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
     from ..fusion import (
         AverageFusion,
@@ -38,6 +39,7 @@ def all_estimators():
         SubspaceFusion,
         TensorFusion,
     )
+    from ..sequence import KmerVectorizer, OneHotSequenceEncoder
     from ..union import MultimodalUnion
 
     return [
@@ -55,6 +57,8 @@ def all_estimators():
         MultimodalUnion(
             [("x", StandardScaler(), slice(None))], remainder="passthrough"
         ),
+        KmerVectorizer(k=2),
+        OneHotSequenceEncoder(max_length=8),
     ]
 
 
