@@ -12,7 +12,6 @@ import pytest
 from scipy import sparse
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from polymodal import ModalityBlocks, MultimodalUnion
@@ -36,21 +35,43 @@ def _table_with_absent_rows(n_samples=40, seed=0):
     return X, y
 
 
-def _sequences(n_samples=40, seed=0):
+def _sequences(rng):
     """DNA strings of varied lengths, with an occasional ambiguous base."""
-    rng = np.random.default_rng(seed)
     sequences = [
-        "".join(rng.choice(list("ACGT"), rng.integers(3, 12))) for _ in range(n_samples)
+        "".join(rng.choice(list("ACGT"), rng.integers(3, 12))) for _ in range(40)
     ]
     sequences[5] += "N"
-    return np.asarray(sequences, dtype=object), rng.integers(0, 2, n_samples)
+    return sequences
+
+
+def _notes(rng):
+    findings = ["cough", "fever", "weight loss", "chest pain", "haemoptysis"]
+    return [
+        f"{rng.choice(['no', 'denies', 'reports'])} {rng.choice(findings)}, "
+        f"{rng.choice(findings)}."
+        for _ in range(40)
+    ]
+
+
+def _smiles(rng):
+    molecules = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](C(=O)O)N", "CCN"]
+    return list(rng.choice(molecules, 40))
+
+
+# Each string-input transformer reads its own kind of text.
+_STRING_INPUTS = {
+    "KmerVectorizer": _sequences,
+    "OneHotSequenceEncoder": _sequences,
+    "ClinicalTextVectorizer": _notes,
+    "MorganFingerprint": _smiles,
+}
 
 
 def _data_for(estimator):
-    if get_tags(estimator).input_tags.string and not isinstance(
-        estimator, MultimodalUnion
-    ):
-        return _sequences()
+    rng = np.random.default_rng(0)
+    make_strings = _STRING_INPUTS.get(type(estimator).__name__)
+    if make_strings is not None:
+        return np.asarray(make_strings(rng), dtype=object), rng.integers(0, 2, 40)
     X, y = _table_with_absent_rows()
     if isinstance(estimator, MultimodalUnion):
         return X, y

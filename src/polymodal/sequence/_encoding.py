@@ -1,7 +1,6 @@
 """Alphabets and the vectorised reading of sequence columns."""
 
 import numpy as np
-import pandas as pd
 
 #: Unambiguous letters of each alphabet, in the (lexicographic) order of the
 #: output columns.
@@ -36,39 +35,6 @@ def lookup_table(alphabet):
     for letter in " \t\r\n\v\f":
         table[ord(letter)] = WHITESPACE_CODE
     return table
-
-
-def column_cells(X, owner):
-    """Return the row labels and the cells of a one-column input.
-
-    Row labels are the index of a pandas input and positions otherwise, so that
-    error messages point at the row the user knows.
-    """
-    if isinstance(X, (str, bytes)):
-        raise TypeError(
-            f"{owner} takes a column of sequences (a Series, list or 1-D array); "
-            f"got a single {type(X).__name__}. Wrap it in a list."
-        )
-    if isinstance(X, pd.DataFrame):
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"{owner} takes one column of sequences; got a DataFrame with "
-                f"{X.shape[1]} columns."
-            )
-        X = X.iloc[:, 0]
-    if isinstance(X, pd.Series):
-        return list(X.index), list(X)
-    if hasattr(X, "__array__"):
-        X = np.asarray(X, dtype=object)
-        if X.ndim > 2 or (X.ndim == 2 and X.shape[1] != 1):
-            raise ValueError(
-                f"{owner} takes one column of sequences; got an array of shape "
-                f"{X.shape}."
-            )
-        cells = list(X.ravel())
-    else:
-        cells = list(X)
-    return list(range(len(cells))), cells
 
 
 def sequence_bodies(labels, cells, owner):

@@ -8,11 +8,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._columns import column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._encoding import (
     ALPHABETS,
     AMBIGUOUS_CODE,
-    column_cells,
     encode,
     lookup_table,
     raise_ambiguous,
@@ -238,7 +238,7 @@ class KmerVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return counts
 
     def _counts(self, X):
-        labels, cells = column_cells(X, "KmerVectorizer")
+        labels, cells = column_cells(X, "KmerVectorizer", "sequences")
         bodies = sequence_bodies(labels, cells, "KmerVectorizer")
         chunks, start, used = [], 0, 0
         for stop, body in enumerate(bodies, start=1):

@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._columns import column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._encoding import (
     ALPHABETS,
-    column_cells,
     encode,
     lookup_table,
     raise_ambiguous,
@@ -207,7 +207,7 @@ class OneHotSequenceEncoder(
         return tags
 
     def _encode(self, X):
-        labels, cells = column_cells(X, "OneHotSequenceEncoder")
+        labels, cells = column_cells(X, "OneHotSequenceEncoder", "sequences")
         bodies = sequence_bodies(labels, cells, "OneHotSequenceEncoder")
         codes, offsets = encode(
             bodies, labels, lookup_table(self.alphabet), "OneHotSequenceEncoder"

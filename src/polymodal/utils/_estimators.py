@@ -22,8 +22,9 @@ def all_estimators():
     --------
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
-    ['AverageFusion', 'ConcatFusion', 'FactorizationFusion', 'KernelFusion',
-     'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
+    ['AverageFusion', 'ClinicalTextVectorizer', 'ConcatFusion',
+     'FactorizationFusion', 'KernelFusion', 'KmerVectorizer',
+     'LateFusionClassifier', 'LateFusionRegressor', 'MorganFingerprint',
      'MultimodalUnion', 'OneHotSequenceEncoder', 'ProductFusion',
      'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
@@ -39,7 +40,9 @@ def all_estimators():
         SubspaceFusion,
         TensorFusion,
     )
+    from ..molecule import MorganFingerprint
     from ..sequence import KmerVectorizer, OneHotSequenceEncoder
+    from ..text import ClinicalTextVectorizer
     from ..union import MultimodalUnion
 
     return [
@@ -59,6 +62,8 @@ def all_estimators():
         ),
         KmerVectorizer(k=2),
         OneHotSequenceEncoder(max_length=8),
+        ClinicalTextVectorizer(),
+        MorganFingerprint(n_bits=64),
     ]
 
 

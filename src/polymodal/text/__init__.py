@@ -1,0 +1,5 @@
+"""Clinical notes: TF-IDF features with negated findings marked."""
+
+from ._clinical import ClinicalTextVectorizer
+
+__all__ = ["ClinicalTextVectorizer"]
