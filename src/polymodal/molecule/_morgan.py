@@ -6,13 +6,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import column_cells
+from ..utils._columns import OneStringColumnMixin, column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 __all__ = ["MorganFingerprint"]
 
 
-class MorganFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class MorganFingerprint(
+    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Hash each molecule's circular substructures into a Morgan fingerprint.
 
     Each SMILES string is parsed with RDKit and every atom environment up to
@@ -199,13 +201,6 @@ class MorganFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         """
         check_is_fitted(self)
         return np.asarray([f"morgan{bit}" for bit in range(self.n_bits)], dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
 
 def _import_rdkit():

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import column_cells
+from ..utils._columns import OneStringColumnMixin, column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._encoding import (
     ALPHABETS,
@@ -27,7 +27,9 @@ MAX_FEATURES = 2**24
 _CHUNK_RESIDUES = 2**22
 
 
-class KmerVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class KmerVectorizer(
+    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Count the k-mers of each sequence into a sparse spectrum.
 
     Each sequence becomes a row of counts over every possible k-mer of the
@@ -192,13 +194,6 @@ class KmerVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         letters = np.frombuffer(ALPHABETS[self.alphabet].encode(), dtype="S1")
         kmers = letters[_digits(self._columns, len(letters), self.k)]
         return kmers.view(f"S{self.k}").ravel().astype(str).astype(object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     def _fit(self, X):
         size = len(ALPHABETS[self.alphabet])

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import column_cells
+from ..utils._columns import OneStringColumnMixin, column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._encoding import (
     ALPHABETS,
@@ -20,7 +20,7 @@ __all__ = ["OneHotSequenceEncoder"]
 
 
 class OneHotSequenceEncoder(
-    TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
     """One-hot encode each sequence as an (alphabet, length) array.
 
@@ -198,13 +198,6 @@ class OneHotSequenceEncoder(
             ],
             dtype=object,
         )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     def _encode(self, X):
         labels, cells = column_cells(X, "OneHotSequenceEncoder", "sequences")

@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
-from ..utils._columns import column_cells
+from ..utils._columns import OneStringColumnMixin, column_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._negation import JIEBA_MISSING, analyze, cjk_share, load_jieba
 
@@ -25,7 +25,7 @@ _FALLBACK_NGRAM_RANGE = (1, 2)
 
 
 class ClinicalTextVectorizer(
-    TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 ):
     """TF-IDF features of clinical notes, with negated findings marked.
 
@@ -236,13 +236,6 @@ class ClinicalTextVectorizer(
         """
         check_is_fitted(self)
         return self.vectorizer_.get_feature_names_out().astype(object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
 
     def _fit_transform(self, X):
         low, high = self.ngram_range

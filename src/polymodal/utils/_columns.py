@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-__all__ = ["column_cells"]
+__all__ = ["OneStringColumnMixin", "column_cells"]
 
 
 def column_cells(X, owner, what):
@@ -50,3 +50,18 @@ def column_cells(X, owner, what):
     else:
         cells = list(X)
     return list(range(len(cells))), cells
+
+
+class OneStringColumnMixin:
+    """Tags of a transformer that reads one column of strings.
+
+    Like scikit-learn's text vectorizers: 1-D string input, not a 2-D numeric
+    table, so scikit-learn's numeric checks do not apply to it.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
