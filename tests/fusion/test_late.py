@@ -720,3 +720,14 @@ def test_parallel_fits_give_the_same_model():
     serial = StackingFusionClassifier(cv=3).fit(blocks, y)
     parallel = StackingFusionClassifier(cv=3, n_jobs=2).fit(blocks, y)
     assert_allclose(parallel.predict_proba(blocks), serial.predict_proba(blocks))
+
+
+def test_estimator_classes_instead_of_instances_are_named():
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = np.arange(20) % 2
+    with pytest.raises(TypeError, match=r"estimator is the class LogisticRegression"):
+        LateFusionClassifier(LogisticRegression).fit(X, y)
+    with pytest.raises(TypeError, match=r"estimators\['x'\] is the class"):
+        LateFusionClassifier(estimators=[("x", LogisticRegression)]).fit(X, y)

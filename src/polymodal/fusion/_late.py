@@ -172,7 +172,15 @@ class _ModalityEnsemble(_BaseComposition):
                 f"estimators names modalities {unknown} that the blocks do not "
                 f"hold; the modalities are {list(names)}."
             )
-        self._check_estimators_are_instances([self._template(), *explicit.values()])
+        given = [("estimator", self._template())] + [
+            (f"estimators[{name!r}]", est) for name, est in explicit.items()
+        ]
+        for where, est in given:
+            if isinstance(est, type):
+                raise TypeError(
+                    f"{where} is the class {est.__name__}; pass an instance, "
+                    f"{est.__name__}()."
+                )
         for name, est in explicit.items():
             if not hasattr(est, "fit"):
                 raise TypeError(

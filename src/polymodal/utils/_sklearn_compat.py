@@ -2,7 +2,7 @@
 
 Private names move between scikit-learn releases; keeping every import here
 means a release that moves one breaks one file, which states the supported
-range (scikit-learn >= 1.6).
+range (scikit-learn >= 1.7, the floor `make test-minimums` runs against).
 """
 
 from sklearn.base import _fit_context
@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
+from sklearn.utils._repr_html.estimator import _VisualBlock
 from sklearn.utils._user_interface import _print_elapsed_time
 from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
 from sklearn.utils.metaestimators import _BaseComposition
@@ -26,11 +27,6 @@ from sklearn.utils.validation import (
     _check_sample_weight,
     _num_samples,
 )
-
-try:  # scikit-learn >= 1.7
-    from sklearn.utils._repr_html.estimator import _VisualBlock
-except ImportError:  # scikit-learn 1.6
-    from sklearn.utils._estimator_html_repr import _VisualBlock
 
 __all__ = [
     "HasMethods",
