@@ -35,43 +35,64 @@ def _table_with_absent_rows(n_samples=40, seed=0):
     return X, y
 
 
+def _object_column(cells):
+    column = np.empty(len(cells), dtype=object)
+    column[:] = cells
+    return column
+
+
 def _sequences(rng):
     """DNA strings of varied lengths, with an occasional ambiguous base."""
     sequences = [
         "".join(rng.choice(list("ACGT"), rng.integers(3, 12))) for _ in range(40)
     ]
     sequences[5] += "N"
-    return sequences
+    return _object_column(sequences)
 
 
 def _notes(rng):
     findings = ["cough", "fever", "weight loss", "chest pain", "haemoptysis"]
-    return [
-        f"{rng.choice(['no', 'denies', 'reports'])} {rng.choice(findings)}, "
-        f"{rng.choice(findings)}."
-        for _ in range(40)
-    ]
+    return _object_column(
+        [
+            f"{rng.choice(['no', 'denies', 'reports'])} {rng.choice(findings)}, "
+            f"{rng.choice(findings)}."
+            for _ in range(40)
+        ]
+    )
 
 
 def _smiles(rng):
     molecules = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "C[C@@H](C(=O)O)N", "CCN"]
-    return list(rng.choice(molecules, 40))
+    return _object_column(list(rng.choice(molecules, 40)))
 
 
-# Each string-input transformer reads its own kind of text.
-_STRING_INPUTS = {
+def _image_cells(rng):
+    """Gray images of varied shapes, one per cell (the loader resizes them)."""
+    return _object_column(
+        [rng.normal(size=(rng.integers(6, 12), rng.integers(6, 12))) for _ in range(40)]
+    )
+
+
+def _image_block(rng):
+    return rng.normal(size=(40, 1, 8, 8))
+
+
+# Transformers of raw cells or N-D blocks read their own kind of input.
+_RAW_INPUTS = {
     "KmerVectorizer": _sequences,
     "OneHotSequenceEncoder": _sequences,
     "ClinicalTextVectorizer": _notes,
     "MorganFingerprint": _smiles,
+    "ImageLoader": _image_cells,
+    "ImagePreprocessor": _image_block,
 }
 
 
 def _data_for(estimator):
     rng = np.random.default_rng(0)
-    make_strings = _STRING_INPUTS.get(type(estimator).__name__)
-    if make_strings is not None:
-        return np.asarray(make_strings(rng), dtype=object), rng.integers(0, 2, 40)
+    make_input = _RAW_INPUTS.get(type(estimator).__name__)
+    if make_input is not None:
+        return make_input(rng), rng.integers(0, 2, 40)
     X, y = _table_with_absent_rows()
     if isinstance(estimator, MultimodalUnion):
         return X, y

@@ -1,3 +1,6 @@
 """Image transformers: from image files or arrays to features."""
 
-__all__ = []
+from ._loader import ImageLoader
+from ._preprocessor import ImagePreprocessor
+
+__all__ = ["ImageLoader", "ImagePreprocessor"]

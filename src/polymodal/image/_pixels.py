@@ -3,18 +3,13 @@
 import functools
 import numbers
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-_DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
-# Pillow modes that already hold one grayscale channel; anything else (RGB, palette,
-# alpha) is converted to 8-bit grayscale "L".
-_GRAYSCALE_MODES = frozenset({"L", "I", "I;16", "I;16B", "I;16L", "F"})
-_IMAGE_EXTRA_HINT = 'install it with: pip install "polymodal[image]"'
+from ._io import read_image_file
 
 
 class DownsampledPixels(TransformerMixin, BaseEstimator):
@@ -201,7 +196,7 @@ def _as_cells(X):
 def _load_image(cell, label):
     """Return one cell as a 2-D float64 array, reading it from disk if it is a path."""
     if isinstance(cell, (str, os.PathLike)):
-        image = _read_image_file(cell, label)
+        image = read_image_file(cell, label)
     elif isinstance(cell, (np.ndarray, list, tuple)):
         try:
             image = np.asarray(cell, dtype=np.float64)
@@ -226,43 +221,6 @@ def _load_image(cell, label):
             "expects one 2-D grayscale image per row."
         )
     return image
-
-
-def _read_image_file(path, label):
-    """Read a PNG/JPEG (Pillow) or DICOM (pydicom) file as float64 pixel values."""
-    is_dicom = Path(path).suffix.lower() in _DICOM_SUFFIXES
-    if is_dicom:
-        try:
-            import pydicom
-        except ImportError as exc:
-            raise ImportError(
-                f"Reading DICOM files needs pydicom; {_IMAGE_EXTRA_HINT}"
-            ) from exc
-    else:
-        try:
-            from PIL import Image
-        except ImportError as exc:
-            raise ImportError(
-                f"Reading image files needs Pillow; {_IMAGE_EXTRA_HINT}"
-            ) from exc
-    # Any failure below means this file cannot serve as an image: missing, corrupt,
-    # not an image, or without pixel data. Report the row and the path whatever
-    # the library's own exception type is.
-    try:
-        if is_dicom:
-            dataset = pydicom.dcmread(path)
-            slope = float(dataset.get("RescaleSlope", 1.0))
-            intercept = float(dataset.get("RescaleIntercept", 0.0))
-            return dataset.pixel_array.astype(np.float64) * slope + intercept
-        with Image.open(path) as image:
-            if image.mode not in _GRAYSCALE_MODES:
-                image = image.convert("L")
-            return np.asarray(image, dtype=np.float64)
-    except Exception as exc:
-        raise ValueError(
-            f"Row {label}: cannot read the image file {os.fspath(path)!r} "
-            f"({type(exc).__name__}: {exc})."
-        ) from exc
 
 
 # Images of one cohort share their shape, so the few weight matrices are cached.

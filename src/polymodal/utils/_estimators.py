@@ -23,10 +23,11 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'ClinicalTextVectorizer', 'ConcatFusion',
-     'FactorizationFusion', 'KernelFusion', 'KmerVectorizer',
-     'LateFusionClassifier', 'LateFusionRegressor', 'MorganFingerprint',
-     'MultimodalUnion', 'OneHotSequenceEncoder', 'ProductFusion',
-     'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
+     'FactorizationFusion', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
+     'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
+     'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
+     'ProductFusion', 'StackingFusionClassifier', 'SubspaceFusion',
+     'TensorFusion']
     """
     from ..fusion import (
         AverageFusion,
@@ -40,6 +41,7 @@ def all_estimators():
         SubspaceFusion,
         TensorFusion,
     )
+    from ..image import ImageLoader, ImagePreprocessor
     from ..molecule import MorganFingerprint
     from ..sequence import KmerVectorizer, OneHotSequenceEncoder
     from ..text import ClinicalTextVectorizer
@@ -64,6 +66,8 @@ def all_estimators():
         OneHotSequenceEncoder(max_length=8),
         ClinicalTextVectorizer(),
         MorganFingerprint(n_bits=64),
+        ImageLoader(size=8),
+        ImagePreprocessor(size=4),
     ]
 
 

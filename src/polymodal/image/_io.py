@@ -1,0 +1,166 @@
+"""Reading image files (Pillow, DICOM, NIfTI) into float arrays, shared by loaders."""
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IMAGE_EXTRA_HINT", "ImageReadError", "read_image_file", "resize"]
+
+IMAGE_EXTRA_HINT = 'install it with: pip install "polymodal[image]"'
+_DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+# Pillow modes that already hold one grayscale channel; anything else (RGB, palette,
+# alpha) is converted to 8-bit grayscale "L".
+_GRAYSCALE_MODES = frozenset({"L", "I", "I;16", "I;16B", "I;16L", "F"})
+
+
+class ImageReadError(ValueError):
+    """A file that cannot serve as an image: the row's failure, not the caller's."""
+
+
+def read_image_file(path, label, *, color="gray", window=None, nifti_slice="middle"):
+    """Read one image file as float64 pixel values.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A DICOM file (``.dcm``, ``.dicom``), a NIfTI file (``.nii``, ``.nii.gz``)
+        or anything Pillow opens (PNG, JPEG, TIFF, ...).
+    label : object
+        The row, for error messages.
+    color : {"gray", "rgb"}, default="gray"
+        ``"gray"`` returns an array of shape (H, W); ``"rgb"`` one of shape
+        (H, W, 3), grayscale images repeated over the three channels.
+    window : tuple of (center, width) or None, default=None
+        For DICOM files, map Hounsfield units ``center - width / 2`` to
+        ``center + width / 2`` linearly onto [0, 1], clipping outside.
+    nifti_slice : "middle", int or None, default="middle"
+        Which index of the third voxel axis to take from a 3-D NIfTI volume;
+        None accepts 2-D NIfTI images only.
+
+    Returns
+    -------
+    image : ndarray of float64
+
+    Raises
+    ------
+    ImageReadError
+        When the file is missing, corrupt, without pixel data or of a shape that
+        the options cannot turn into one 2-D image; the message names the row,
+        the path and the reason.
+    ImportError
+        When the library that reads the format is not installed.
+    """
+    name = os.fspath(path)
+    lowered = name.lower()
+    if Path(lowered).suffix in _DICOM_SUFFIXES:
+        reader, module = _read_dicom, "pydicom"
+    elif lowered.endswith(_NIFTI_SUFFIXES):
+        reader, module = _read_nifti, "nibabel"
+    else:
+        reader, module = _read_pillow, "PIL"
+    library = _import(module)
+    # Any library exception below means this file cannot serve as an image:
+    # missing, corrupt, not an image, or without pixel data. Report the row and
+    # the path whatever the library's own exception type is.
+    try:
+        image = reader(library, name, color, window, nifti_slice)
+    except ImageReadError as exc:
+        raise ImageReadError(
+            f"Row {label}: cannot read the image file {name!r} ({exc})."
+        ) from None
+    except Exception as exc:
+        raise ImageReadError(
+            f"Row {label}: cannot read the image file {name!r} "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+    if color == "rgb" and image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return image
+
+
+def resize(image, size):
+    """Resize a (C, H, W) float array to (C, *size) by Pillow's bilinear filter."""
+    Image = _import("PIL")
+    height, width = size
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32)).resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
+        )
+        for channel in image
+    ]
+    return np.stack(channels)
+
+
+def _import(module):
+    """Import a reader library, or say which extra installs it."""
+    what = {"pydicom": "DICOM files", "nibabel": "NIfTI files", "PIL": "image files"}
+    package = {"PIL": "Pillow"}.get(module, module)
+    try:
+        return importlib.import_module("PIL.Image" if module == "PIL" else module)
+    except ImportError as exc:
+        raise ImportError(
+            f"Reading {what[module]} needs {package}; {IMAGE_EXTRA_HINT}"
+        ) from exc
+
+
+def _read_pillow(library, path, color, window, nifti_slice):
+    with library.open(path) as image:
+        if color == "rgb":
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+        elif image.mode not in _GRAYSCALE_MODES:
+            image = image.convert("L")
+        return np.asarray(image, dtype=np.float64)
+
+
+def _read_dicom(pydicom, path, color, window, nifti_slice):
+    dataset = pydicom.dcmread(path)
+    if "PixelData" not in dataset:
+        raise ImageReadError("the DICOM file holds no pixel data")
+    pixels = dataset.pixel_array.astype(np.float64)
+    if pixels.ndim != 2:
+        raise ImageReadError(
+            f"the DICOM pixel data has shape {pixels.shape}; only single-frame "
+            "grayscale images are read"
+        )
+    slope = float(dataset.get("RescaleSlope", 1.0))
+    intercept = float(dataset.get("RescaleIntercept", 0.0))
+    pixels = pixels * slope + intercept
+    if window is not None:
+        center, width = window
+        pixels = np.clip((pixels - (center - width / 2)) / width, 0.0, 1.0)
+    return pixels
+
+
+def _read_nifti(nibabel, path, color, window, nifti_slice):
+    volume = nibabel.load(path)
+    shape = volume.shape
+    # A trailing axis of length 1 (one time point) does not change the image.
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) == 2:
+        return np.asarray(volume.get_fdata(), dtype=np.float64).reshape(shape)
+    if len(shape) != 3:
+        raise ImageReadError(
+            f"the NIfTI image has shape {volume.shape}; ImageLoader reads 2-D images "
+            "and slices of 3-D volumes, so select a volume of the series first"
+        )
+    if nifti_slice is None:
+        raise ImageReadError(
+            f"the NIfTI image is a volume of shape {shape} and nifti_slice=None; "
+            "choose a slice with nifti_slice='middle' or an index"
+        )
+    index = shape[2] // 2 if nifti_slice == "middle" else nifti_slice
+    if index >= shape[2]:
+        raise ImageReadError(
+            f"nifti_slice={index} is out of range for a volume with {shape[2]} slices"
+        )
+    # Slicing the data proxy reads one slice (scaled by scl_slope and scl_inter),
+    # not the whole volume.
+    data = volume.dataobj[:, :, index, ...]
+    return np.asarray(data, dtype=np.float64).reshape(shape[:2])
