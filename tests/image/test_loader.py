@@ -4,52 +4,13 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from image_files import write_dicom, write_nifti, write_png
 from sklearn.base import clone
 
 from polymodal import MultimodalUnion
 from polymodal.datasets import make_patients
 from polymodal.exceptions import RowFailureWarning
 from polymodal.image import ImageLoader
-
-
-def write_png(path, pixels):
-    from PIL import Image
-
-    Image.fromarray(pixels).save(path)
-    return str(path)
-
-
-def write_dicom(path, stored, slope=1.0, intercept=0.0, pixel_data=True):
-    """A minimal uncompressed 16-bit CT DICOM file holding ``stored``."""
-    pydicom = pytest.importorskip("pydicom")
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ImplicitVRLittleEndian, generate_uid
-
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = CTImageStorage
-    file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
-    dataset = FileDataset(str(path), {}, file_meta=file_meta, preamble=b"\0" * 128)
-    dataset.SOPClassUID = CTImageStorage
-    dataset.SOPInstanceUID = file_meta.MediaStorageSOPInstanceUID
-    dataset.Rows, dataset.Columns = stored.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.BitsAllocated = dataset.BitsStored = 16
-    dataset.HighBit = 15
-    dataset.PixelRepresentation = 0
-    dataset.RescaleSlope = slope
-    dataset.RescaleIntercept = intercept
-    if pixel_data:
-        dataset.PixelData = stored.astype("<u2").tobytes()
-    pydicom.dcmwrite(path, dataset, enforce_file_format=True)
-    return str(path)
-
-
-def write_nifti(path, volume):
-    nibabel = pytest.importorskip("nibabel")
-    nibabel.save(nibabel.Nifti1Image(volume.astype(np.float32), np.eye(4)), path)
-    return str(path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from image_files import write_dicom, write_png
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
@@ -24,43 +25,6 @@ def object_array(cells):
     for index, cell in enumerate(cells):
         column[index] = cell
     return column
-
-
-def write_png(path, pixels, mode=None):
-    from PIL import Image
-
-    image = Image.fromarray(pixels)
-    if mode is not None:
-        image = image.convert(mode)
-    image.save(path)
-    return str(path)
-
-
-def write_dicom(path, stored, slope, intercept):
-    """A minimal uncompressed 16-bit CT DICOM file holding ``stored``."""
-    pydicom = pytest.importorskip("pydicom")
-    from pydicom.dataset import FileDataset, FileMetaDataset, validate_file_meta
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = CTImageStorage
-    file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    validate_file_meta(file_meta, enforce_standard=True)
-    dataset = FileDataset(str(path), {}, file_meta=file_meta, preamble=b"\0" * 128)
-    dataset.SOPClassUID = CTImageStorage
-    dataset.SOPInstanceUID = file_meta.MediaStorageSOPInstanceUID
-    dataset.Rows, dataset.Columns = stored.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.BitsAllocated = dataset.BitsStored = 16
-    dataset.HighBit = 15
-    dataset.PixelRepresentation = 0
-    dataset.RescaleSlope = slope
-    dataset.RescaleIntercept = intercept
-    dataset.PixelData = stored.astype("<u2").tobytes()
-    pydicom.dcmwrite(path, dataset)
-    return str(path)
 
 
 def test_block_average_of_divisible_image():
