@@ -30,7 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import MissingModalityWarning, PolymodalWarning
+from ..exceptions import PolymodalWarning
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -38,7 +38,10 @@ from ..utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
-from ..utils.validation import describe_rows, validate_blocks
+from ..utils.validation import (
+    validate_blocks,
+    warn_rows_without_modality,
+)
 from ._weights import check_weights
 
 __all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
@@ -236,14 +239,12 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
         return components
 
     def _warn_empty_rows(self, empty, what):
-        if empty.any():
-            warnings.warn(
-                f"Rows {describe_rows(np.flatnonzero(empty))} have no modality "
-                f"present{what}; their fused features are those of the training "
-                "mean.",
-                MissingModalityWarning,
-                stacklevel=5,
-            )
+        warn_rows_without_modality(
+            empty,
+            "their fused features are those of the training mean",
+            which=f"present{what}",
+            stacklevel=5,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

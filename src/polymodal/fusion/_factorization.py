@@ -15,9 +15,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks
-from ..exceptions import MissingModalityWarning
 from ..utils._sklearn_compat import Interval, _fit_context
-from ..utils.validation import describe_rows, validate_blocks
+from ..utils.validation import (
+    validate_blocks,
+    warn_rows_without_modality,
+)
 
 __all__ = ["FactorizationFusion"]
 
@@ -326,14 +328,11 @@ class FactorizationFusion(
             [_dense_copy(block) for _, block in blocks.items()], masks
         )
         loadings = [self.components_[:, columns].T for columns in self._column_slices()]
-        none_present = ~np.logical_or.reduce(masks)
-        if none_present.any():
-            warnings.warn(
-                f"Rows {describe_rows(np.flatnonzero(none_present))} have no "
-                "modality present; their factors are the prior mean 0.",
-                MissingModalityWarning,
-                stacklevel=3,
-            )
+        warn_rows_without_modality(
+            ~np.logical_or.reduce(masks),
+            "their factors are the prior mean 0",
+            stacklevel=3,
+        )
         return _solve_factors(standardized, masks, loadings, self.alpha)
 
     def __sklearn_tags__(self):

@@ -14,9 +14,12 @@ from sklearn.metrics.pairwise import cosine_similarity, linear_kernel, rbf_kerne
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import MissingModalityWarning, PolymodalWarning
+from ..exceptions import PolymodalWarning
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..utils.validation import describe_rows, validate_blocks
+from ..utils.validation import (
+    validate_blocks,
+    warn_rows_without_modality,
+)
 from ._weights import check_weights
 
 __all__ = ["KernelFusion"]
@@ -323,14 +326,12 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 columns = np.flatnonzero(self.fit_masks_[name])
                 fused[np.ix_(rows, columns)] += weight * matrix
         row_weights = _row_weights(self.weights_, masks)
-        empty = row_weights == 0
-        if empty.any():
-            warnings.warn(
-                f"Rows {describe_rows(np.flatnonzero(empty))} have no modality of "
-                "positive weight present; their fused kernel row is 0.",
-                MissingModalityWarning,
-                stacklevel=3,
-            )
+        warn_rows_without_modality(
+            row_weights == 0,
+            "their fused kernel row is 0",
+            which="of positive weight present",
+            stacklevel=3,
+        )
         fused *= _inverse_sqrt(row_weights)[:, None]
         fused *= _inverse_sqrt(self.fit_row_weights_)[None, :]
         return fused

@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ..exceptions import MissingModalityWarning, PolymodalWarning
+from ..exceptions import PolymodalWarning
 from ..utils._sklearn_compat import (
     HasMethods,
     StrOptions,
@@ -36,7 +36,10 @@ from ..utils._sklearn_compat import (
     _raise_for_params,
     _routing_enabled,
 )
-from ..utils.validation import describe_rows, validate_blocks
+from ..utils.validation import (
+    validate_blocks,
+    warn_rows_without_modality,
+)
 from ._weights import check_weights
 
 __all__ = ["LateFusionClassifier", "LateFusionRegressor", "StackingFusionClassifier"]
@@ -478,13 +481,12 @@ def _check_target(estimator, y, n_samples, **kwargs):
 
 
 def _warn_empty_rows(empty, fallback):
-    if empty.any():
-        warnings.warn(
-            f"Rows {describe_rows(np.flatnonzero(empty))} have no modality present "
-            f"(or only modalities of weight 0); they are predicted the {fallback}.",
-            MissingModalityWarning,
-            stacklevel=3,
-        )
+    warn_rows_without_modality(
+        empty,
+        f"they are predicted the {fallback}",
+        which="present (or only modalities of weight 0)",
+        stacklevel=3,
+    )
 
 
 def _one_vs_rest_auc(y, proba, sample_weight):

@@ -14,9 +14,12 @@ from sklearn.cross_decomposition import CCA, PLSCanonical
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import MissingModalityWarning, PolymodalWarning
+from ..exceptions import PolymodalWarning
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..utils.validation import describe_rows, validate_blocks
+from ..utils.validation import (
+    validate_blocks,
+    warn_rows_without_modality,
+)
 
 __all__ = ["SubspaceFusion"]
 
@@ -268,14 +271,9 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             ) / self.scales_[name]
             total[rows] += standardized @ projection
             counts[rows] += 1
-        empty = counts == 0
-        if empty.any():
-            warnings.warn(
-                f"Rows {describe_rows(np.flatnonzero(empty))} have no modality "
-                "present; SubspaceFusion embeds them as zeros.",
-                MissingModalityWarning,
-                stacklevel=2,
-            )
+        warn_rows_without_modality(
+            counts == 0, "SubspaceFusion embeds them as zeros", stacklevel=2
+        )
         return total / np.maximum(counts, 1)[:, None]
 
     @property

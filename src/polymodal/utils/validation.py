@@ -1,12 +1,20 @@
 """Input validation shared by every estimator that takes ModalityBlocks."""
 
+import warnings
+
 import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
 from .._blocks import ModalityBlocks
+from ..exceptions import MissingModalityWarning
 
-__all__ = ["check_present_finite", "describe_rows", "validate_blocks"]
+__all__ = [
+    "check_present_finite",
+    "describe_rows",
+    "validate_blocks",
+    "warn_rows_without_modality",
+]
 
 #: Name given to a plain 2-D array when it is treated as one modality.
 SINGLE_MODALITY = "x"
@@ -26,6 +34,30 @@ def _as_float(block):
         return block.astype(np.float64)
     except (TypeError, ValueError):
         return None
+
+
+def warn_rows_without_modality(empty, consequence, *, which="present", stacklevel=2):
+    """Warn, naming the rows, when some rows hold no modality a method can use.
+
+    Parameters
+    ----------
+    empty : ndarray of bool
+        True for the rows without a usable modality; no warning if none is.
+    consequence : str
+        What the method gives those rows instead ("they are predicted the
+        training mean").
+    which : str, default="present"
+        Which modalities count, for the message ("of positive weight present").
+    stacklevel : int, default=2
+        As in :func:`warnings.warn`, counted from the caller.
+    """
+    if empty.any():
+        warnings.warn(
+            f"Rows {describe_rows(np.flatnonzero(empty))} have no modality {which}; "
+            f"{consequence}.",
+            MissingModalityWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def validate_blocks(
