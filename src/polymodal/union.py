@@ -311,7 +311,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         elif isinstance(X, dict):
             X = dict_to_frame(X)
         elif not isinstance(X, pd.DataFrame):
-            X = np.asarray(X, dtype=object) if _is_ragged(X) else np.asarray(X)
+            X = _as_table_array(X)
             if X.ndim != 2:
                 raise ValueError(
                     "MultimodalUnion expects a DataFrame, a dict of equal-length "
@@ -963,12 +963,12 @@ def _assemble(results, n_samples):
     )
 
 
-def _is_ragged(X):
+def _as_table_array(X):
+    """The input as an array; rows of unequal cells (images) stay object cells."""
     try:
-        np.asarray(X)
+        return np.asarray(X)
     except ValueError:
-        return True
-    return False
+        return np.asarray(X, dtype=object)
 
 
 def dict_to_frame(X):

@@ -8,7 +8,7 @@ range (scikit-learn >= 1.7, the floor `make test-minimums` runs against).
 from sklearn.base import _fit_context
 from sklearn.pipeline import _name_estimators
 from sklearn.utils import _safe_indexing
-from sklearn.utils._indexing import _determine_key_type, _get_column_indices
+from sklearn.utils._indexing import _get_column_indices
 from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,
@@ -40,7 +40,6 @@ __all__ = [
     "_check_method_params",
     "_check_n_features",
     "_check_sample_weight",
-    "_determine_key_type",
     "_fit_context",
     "_get_column_indices",
     "_name_estimators",
