@@ -296,7 +296,7 @@ def _total_variance(block, means):
 def _fill(block, mask, fill_values):
     absent = ~mask
     if sparse.issparse(block):
-        filled = zero_rows(block, absent).astype(np.float64)
+        filled = zero_rows(block, absent).astype(np.float64, copy=False)
         nan = np.isnan(filled.data)
         if nan.any() and not np.isnan(fill_values).all():
             filled.data[nan] = fill_values[filled.indices[nan]]
