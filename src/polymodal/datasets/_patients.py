@@ -1,6 +1,5 @@
 """The built-in synthetic cohort: CT images, clinical notes, DNA and clinical values."""
 
-import importlib
 import numbers
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.utils import check_random_state
+
+from ..utils._optional import import_optional
 
 _COLUMNS = ("patient_id", "ct", "note", "dna", "age", "sex", "pack_years")
 _CLINICAL_COLUMNS = ("age", "sex", "pack_years")
@@ -25,7 +26,6 @@ _MISSING_KEYS = ("ct", "note", "dna", "age", "sex", "pack_years", "clinical")
 _LANGUAGES = ("en", "zh")
 _IMAGE_FORMATS = ("png", "dicom")
 _FILE_SUFFIXES = {"png": ".png", "dicom": ".dcm"}
-_IMAGE_EXTRA_HINT = 'install it with: pip install "polymodal[image]"'
 
 # Label model. Each modality has one latent risk z: a random sign (+1 or -1, even
 # odds) plus, for CT and the clinical values, standard normal noise. The note and
@@ -640,9 +640,14 @@ def _clinical_values(risk, rng):
 def _write_images(images, patient_ids, directory, image_format):
     """Write the present images into ``directory``; return the column of paths."""
     if image_format == "png":
-        image_module = _import_image_library("PIL.Image", "Pillow", "PNG")
+        image_module = import_optional(
+            "PIL.Image",
+            extra="image",
+            needed_for="Writing PNG images",
+            package="Pillow",
+        )
     else:
-        _import_image_library("pydicom", "pydicom", "DICOM")
+        import_optional("pydicom", extra="image", needed_for="Writing DICOM images")
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for image, patient_id in zip(images, patient_ids):
@@ -658,15 +663,6 @@ def _write_images(images, patient_ids, directory, image_format):
             _write_dicom(image, patient_id, path)
         paths.append(str(path))
     return paths
-
-
-def _import_image_library(module_name, package_name, file_format):
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(
-            f"Writing {file_format} images needs {package_name}; {_IMAGE_EXTRA_HINT}"
-        ) from exc
 
 
 def _write_dicom(image, patient_id, path):

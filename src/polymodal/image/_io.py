@@ -1,14 +1,13 @@
 """Reading image files (Pillow, DICOM, NIfTI) into float arrays, shared by loaders."""
 
-import importlib
 import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IMAGE_EXTRA_HINT", "ImageReadError", "read_image_file", "resize"]
+from ..utils._optional import import_optional
 
-IMAGE_EXTRA_HINT = 'install it with: pip install "polymodal[image]"'
+__all__ = ["ImageReadError", "read_image_file", "resize"]
 _DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 # Pillow modes that already hold one grayscale channel; anything else (RGB, palette,
@@ -99,13 +98,12 @@ def resize(image, size):
 def _import(module):
     """Import a reader library, or say which extra installs it."""
     what = {"pydicom": "DICOM files", "nibabel": "NIfTI files", "PIL": "image files"}
-    package = {"PIL": "Pillow"}.get(module, module)
-    try:
-        return importlib.import_module("PIL.Image" if module == "PIL" else module)
-    except ImportError as exc:
-        raise ImportError(
-            f"Reading {what[module]} needs {package}; {IMAGE_EXTRA_HINT}"
-        ) from exc
+    return import_optional(
+        "PIL.Image" if module == "PIL" else module,
+        extra="image",
+        needed_for=f"Reading {what[module]}",
+        package={"PIL": "Pillow"}.get(module),
+    )
 
 
 def _read_pillow(library, path, color, window, nifti_slice):

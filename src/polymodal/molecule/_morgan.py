@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._columns import OneStringColumnMixin, column_cells
+from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 __all__ = ["MorganFingerprint"]
@@ -204,14 +205,12 @@ class MorganFingerprint(
 
 
 def _import_rdkit():
-    try:
-        from rdkit import Chem, rdBase
-        from rdkit.Chem import rdFingerprintGenerator
-    except ImportError as exc:
-        raise ImportError(
-            "MorganFingerprint needs RDKit; install it with "
-            '`pip install "polymodal[molecule]"`.'
-        ) from exc
+    import_optional(
+        "rdkit", extra="molecule", needed_for="MorganFingerprint", package="RDKit"
+    )
+    from rdkit import Chem, rdBase
+    from rdkit.Chem import rdFingerprintGenerator
+
     return Chem, rdBase, rdFingerprintGenerator
 
 
