@@ -18,7 +18,7 @@ $(VENV)/.installed-demo: $(PY) $(INSTALL_INPUTS)
 	touch $@
 
 $(VENV)/.installed-test: $(PY) $(INSTALL_INPUTS)
-	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test,image]"
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test]"
 	touch $@
 
 demo: $(VENV)/.installed-demo
@@ -35,7 +35,7 @@ test: lint
 test-minimums:
 	$(PYTHON_BOOT) -m venv .venv-minimums
 	.venv-minimums/bin/python -m pip install --quiet -c constraints.txt \
-		-c constraints-minimums.txt -r requirements-dev.txt -e ".[test,image]"
+		-c constraints-minimums.txt -r requirements-dev.txt -e ".[test]"
 	.venv-minimums/bin/python -m pytest -n 2
 
 bench: $(VENV)/.installed-test
