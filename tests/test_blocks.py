@@ -149,3 +149,25 @@ def test_select_keeps_named_modalities_without_copying(blocks):
     assert subset.masks["note"] is blocks.masks["note"]
     with pytest.raises(KeyError, match="genes"):
         blocks.select(["genes"])
+
+
+def test_to_slicedict_zero_fills_absent_rows_and_carries_masks():
+    pytest.importorskip("skorch")
+    blocks = ModalityBlocks(
+        {
+            "ct": np.arange(2 * 1 * 2 * 2, dtype=float).reshape(2, 1, 2, 2),
+            "note": sparse.csr_matrix([[0.0, 2.0], [1.0, 0.0]]),
+            "lab": np.array([[1.5], [np.nan]]),
+        },
+        masks={"lab": [True, False]},
+    )
+    data = blocks.to_slicedict()
+    assert list(data) == ["ct", "mask__ct", "note", "mask__note", "lab", "mask__lab"]
+    assert data["ct"].dtype == np.float32 and data["ct"].shape == (2, 1, 2, 2)
+    np.testing.assert_array_equal(data["note"], [[0.0, 2.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(data["lab"], [[1.5], [0.0]])
+    np.testing.assert_array_equal(data["mask__lab"], [True, False])
+    # Row slicing works as skorch's batching and validation splits need.
+    assert data[[1]]["mask__lab"].tolist() == [False]
+    # The blocks themselves are not changed.
+    assert np.isnan(blocks["lab"][1, 0])

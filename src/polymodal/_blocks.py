@@ -6,6 +6,8 @@ from types import MappingProxyType
 import numpy as np
 from scipy import sparse
 
+from .utils._optional import import_optional
+
 __all__ = ["ModalityBlocks"]
 
 
@@ -255,6 +257,46 @@ class ModalityBlocks:
             {name: self._feature_names[name] for name in names},
             self._n_samples,
         )
+
+    def to_slicedict(self):
+        """Return the blocks as a skorch ``SliceDict`` for a network's ``forward``.
+
+        skorch unpacks only real mappings into ``forward(**X)``, which is why
+        ModalityBlocks (not a mapping) is converted. Each block becomes a dense
+        float32 array of its full shape (sparse blocks are densified), with its
+        absent rows filled with zeros so that no NaN reaches the network; the
+        key ``mask__<name>`` holds the boolean presence mask, which the network
+        must use to keep those zeros out of its fusion. Needs skorch
+        (``pip install "polymodal[deep]"``).
+
+        Returns
+        -------
+        skorch.helper.SliceDict
+            Keys ``<name>`` and ``mask__<name>`` for every modality, in order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from polymodal import ModalityBlocks
+        >>> blocks = ModalityBlocks(
+        ...     {"note": np.array([[0.5], [np.nan]])}, masks={"note": [True, False]}
+        ... )
+        >>> data = blocks.to_slicedict()
+        >>> data["note"].tolist(), data["mask__note"].tolist()
+        ([[0.5], [0.0]], [True, False])
+        """
+        helper = import_optional(
+            "skorch.helper", extra="deep", needed_for="ModalityBlocks.to_slicedict"
+        )
+        arrays = {}
+        for name, block in self._blocks.items():
+            mask = self._masks[name]
+            dense = block.toarray() if sparse.issparse(block) else block
+            values = np.array(dense, dtype=np.float32)
+            values[~mask] = 0.0
+            arrays[name] = values
+            arrays[f"mask__{name}"] = mask.copy()
+        return helper.SliceDict(**arrays)
 
     def _normalize_rows(self, key):
         if isinstance(key, slice):
