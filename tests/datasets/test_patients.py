@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from polymodal.datasets import make_patients
+from polymodal.image import ImageLoader
 from polymodal.image._pixels import DownsampledPixels
 
 COLUMNS = ["patient_id", "ct", "note", "dna", "age", "sex", "pack_years"]
@@ -119,9 +120,9 @@ def test_image_size_changes_only_the_images():
     pd.testing.assert_series_equal(y_small, y_large)
     # The same anatomy at another resolution: the 8 x 8 summaries of the same
     # patients differ far less than those of other patients.
-    featurizer = DownsampledPixels(size=8)
+    loader = ImageLoader(size=8)
     small, large, other = (
-        featurizer.fit_transform(X["ct"]) for X in (X_small, X_large, X_other)
+        loader.fit_transform(X["ct"]) for X in (X_small, X_large, X_other)
     )
     assert np.abs(small - large).mean() < 0.6 * np.abs(other - large).mean()
 
@@ -278,34 +279,39 @@ def test_png_files_round_trip(tmp_path):
     windowed = [
         np.clip((image + 1000.0) / 1400.0, 0.0, 1.0) * 255.0 for image in X_arrays["ct"]
     ]
-    featurizer = DownsampledPixels(size=8)
+    loader = ImageLoader(size=8)
     np.testing.assert_allclose(
-        featurizer.fit_transform(paths), featurizer.fit_transform(windowed), atol=0.5
+        loader.fit_transform(paths), loader.fit_transform(windowed), atol=0.5
     )
 
 
-def test_dicom_files_round_trip_in_hounsfield_units(tmp_path):
-    pytest.importorskip("pydicom")
+@pytest.mark.parametrize(
+    ("image_format", "suffix", "tolerance"),
+    # DICOM stores whole HU as integers; NIfTI stores float32 HU.
+    [("dicom", ".dcm", 0.5), ("nifti", ".nii.gz", 1e-3)],
+)
+def test_volume_files_round_trip_in_hounsfield_units(
+    tmp_path, image_format, suffix, tolerance
+):
+    pytest.importorskip("pydicom" if image_format == "dicom" else "nibabel")
     X_arrays, _ = make_patients(12, random_state=0)
     X_files, _ = make_patients(
-        12, as_files=str(tmp_path), image_format="dicom", random_state=0
+        12, as_files=str(tmp_path), image_format=image_format, random_state=0
     )
 
     paths = X_files["ct"]
-    assert all(path.endswith(".dcm") and Path(path).is_file() for path in paths)
-    featurizer = DownsampledPixels(size=8)
+    assert all(path.endswith(suffix) and Path(path).is_file() for path in paths)
+    expected = np.stack(X_arrays["ct"].to_list())[:, np.newaxis]
     np.testing.assert_allclose(
-        featurizer.fit_transform(paths),
-        featurizer.fit_transform(X_arrays["ct"]),
-        atol=0.5,
+        ImageLoader().fit_transform(paths), expected, atol=tolerance
     )
-    full_resolution = DownsampledPixels(size=32).fit_transform(paths[:1])
-    np.testing.assert_allclose(full_resolution[0], X_arrays["ct"][0].ravel(), atol=0.5)
 
 
-@pytest.mark.parametrize("image_format", ["png", "dicom"])
+@pytest.mark.parametrize("image_format", ["png", "dicom", "nifti"])
 def test_written_files_are_reproducible(tmp_path, image_format):
-    pytest.importorskip("PIL" if image_format == "png" else "pydicom")
+    pytest.importorskip(
+        {"png": "PIL", "dicom": "pydicom", "nifti": "nibabel"}[image_format]
+    )
     X_first, _ = make_patients(
         3, as_files=tmp_path / "a", image_format=image_format, random_state=0
     )
@@ -330,7 +336,7 @@ def test_absent_images_are_not_written(tmp_path):
 
 @pytest.mark.parametrize(
     ("image_format", "modules"),
-    [("png", ["PIL", "PIL.Image"]), ("dicom", ["pydicom"])],
+    [("png", ["PIL", "PIL.Image"]), ("dicom", ["pydicom"]), ("nifti", ["nibabel"])],
 )
 def test_missing_image_library_names_the_extra(
     monkeypatch, tmp_path, image_format, modules

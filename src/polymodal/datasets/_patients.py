@@ -24,8 +24,13 @@ _MODALITY_COLUMNS = {
 # depend on which other keys the caller passed or on their order in the dict.
 _MISSING_KEYS = ("ct", "note", "dna", "age", "sex", "pack_years", "clinical")
 _LANGUAGES = ("en", "zh")
-_IMAGE_FORMATS = ("png", "dicom")
-_FILE_SUFFIXES = {"png": ".png", "dicom": ".dcm"}
+_IMAGE_FORMATS = ("png", "dicom", "nifti")
+_FILE_SUFFIXES = {"png": ".png", "dicom": ".dcm", "nifti": ".nii.gz"}
+_IMAGE_LIBRARIES = {
+    "png": ("PIL.Image", "Pillow"),
+    "dicom": ("pydicom", "pydicom"),
+    "nifti": ("nibabel", "nibabel"),
+}
 
 # Label model. Each modality has one latent risk z: a random sign (+1 or -1, even
 # odds) plus, for CT and the clinical values, standard normal noise. The note and
@@ -94,17 +99,19 @@ def make_patients(
         every other column, stay the same.
     as_files : str, path-like or None, default=None
         If given, a directory (created if needed) into which the CT images are
-        written, one file per present image, named ``<patient_id>.png`` or
-        ``<patient_id>.dcm``; the ``ct`` column then holds each file's path (the
+        written, one file per present image, named ``<patient_id>.png``,
+        ``<patient_id>.dcm`` or ``<patient_id>.nii.gz``; the ``ct`` column then holds each file's path (the
         directory joined with the file name) instead of the array. The table
         itself is not written. Writing files needs the ``image`` extra.
-    image_format : {"png", "dicom"}, default="png"
+    image_format : {"png", "dicom", "nifti"}, default="png"
         File format when ``as_files`` is given. A PNG file is the 8-bit grayscale
         lung-window rendering ``255 * (HU + 1000) / 1400``, rounded and clipped to
         0..255. A DICOM file is a CT image storing ``HU + 1024`` as unsigned
         16-bit integers with ``RescaleSlope = 1`` and ``RescaleIntercept =
         -1024``, so readers that apply the rescale get the HU back, rounded to
-        whole units.
+        whole units. A NIfTI file is a one-slice volume of shape
+        ``(image_size, image_size, 1)`` holding the HU as float32, with an
+        identity affine.
     random_state : int, RandomState instance or None, default=None
         Seed of every random draw, missingness included: the same seed gives the
         same table, arrays and strings.
@@ -639,15 +646,13 @@ def _clinical_values(risk, rng):
 
 def _write_images(images, patient_ids, directory, image_format):
     """Write the present images into ``directory``; return the column of paths."""
-    if image_format == "png":
-        image_module = import_optional(
-            "PIL.Image",
-            extra="image",
-            needed_for="Writing PNG images",
-            package="Pillow",
-        )
-    else:
-        import_optional("pydicom", extra="image", needed_for="Writing DICOM images")
+    module, package = _IMAGE_LIBRARIES[image_format]
+    library = import_optional(
+        module,
+        extra="image",
+        needed_for=f"Writing {image_format.upper()} images",
+        package=package,
+    )
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for image, patient_id in zip(images, patient_ids):
@@ -658,9 +663,13 @@ def _write_images(images, patient_ids, directory, image_format):
         if image_format == "png":
             low, high = _PNG_WINDOW
             pixels = np.round(np.clip((image - low) / (high - low), 0.0, 1.0) * 255.0)
-            image_module.fromarray(pixels.astype(np.uint8)).save(path)
-        else:
+            library.fromarray(pixels.astype(np.uint8)).save(path)
+        elif image_format == "dicom":
             _write_dicom(image, patient_id, path)
+        else:
+            # One axial slice of a volume, in HU, with 1 mm isotropic voxels.
+            volume = image.astype(np.float32)[:, :, np.newaxis]
+            library.save(library.Nifti1Image(volume, affine=np.eye(4)), path)
         paths.append(str(path))
     return paths
 
