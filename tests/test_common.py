@@ -85,6 +85,7 @@ _RAW_INPUTS = {
     "MorganFingerprint": _smiles,
     "ImageLoader": _image_cells,
     "ImagePreprocessor": _image_block,
+    "CNNEmbedder": _image_block,
 }
 
 

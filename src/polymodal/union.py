@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import TransformerMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.metadata_routing import (
@@ -903,13 +904,21 @@ def _all_nan_rows(block):
 
 def _feature_names(trans, output):
     width = 0 if output is None else int(np.prod(output.shape[1:]))
-    try:
-        names = np.asarray(trans.get_feature_names_out(), dtype=object)
-    except (AttributeError, TypeError, ValueError):
-        names = None
+    names = _declared_feature_names(trans)
+    if (names is None or names.shape != (width,)) and isinstance(trans, Pipeline):
+        # A pipeline that starts with a step without names (an ImageLoader's
+        # N-D output) still ends with a step that names its own columns.
+        names = _declared_feature_names(trans[-1])
     if names is None or names.shape != (width,):
         names = np.asarray([f"x{i}" for i in range(width)], dtype=object)
     return names
+
+
+def _declared_feature_names(trans):
+    try:
+        return np.asarray(trans.get_feature_names_out(), dtype=object)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _missing_rows(X_m):

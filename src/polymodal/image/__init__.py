@@ -1,6 +1,7 @@
 """Image transformers: from image files or arrays to features."""
 
+from ._cnn import CNNEmbedder
 from ._loader import ImageLoader
 from ._preprocessor import ImagePreprocessor
 
-__all__ = ["ImageLoader", "ImagePreprocessor"]
+__all__ = ["CNNEmbedder", "ImageLoader", "ImagePreprocessor"]

@@ -22,7 +22,7 @@ def all_estimators():
     --------
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
-    ['AverageFusion', 'ClinicalTextVectorizer', 'ConcatFusion',
+    ['AverageFusion', 'CNNEmbedder', 'ClinicalTextVectorizer', 'ConcatFusion',
      'FactorizationFusion', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
      'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
      'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
@@ -41,7 +41,7 @@ def all_estimators():
         SubspaceFusion,
         TensorFusion,
     )
-    from ..image import ImageLoader, ImagePreprocessor
+    from ..image import CNNEmbedder, ImageLoader, ImagePreprocessor
     from ..molecule import MorganFingerprint
     from ..sequence import KmerVectorizer, OneHotSequenceEncoder
     from ..text import ClinicalTextVectorizer
@@ -68,6 +68,8 @@ def all_estimators():
         MorganFingerprint(n_bits=64),
         ImageLoader(size=8),
         ImagePreprocessor(size=4),
+        # The CPU keeps results identical on machines with a GPU.
+        CNNEmbedder(device="cpu", random_state=0),
     ]
 
 
