@@ -82,6 +82,7 @@ _RAW_INPUTS = {
     "KmerVectorizer": _sequences,
     "OneHotSequenceEncoder": _sequences,
     "ClinicalTextVectorizer": _notes,
+    "SentenceEmbedder": _notes,
     "MorganFingerprint": _smiles,
     "ImageLoader": _image_cells,
     "ImagePreprocessor": _image_block,

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import OneStringColumnMixin, column_cells
+from ..utils._columns import OneStringColumnMixin, string_cells
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 
@@ -216,17 +216,7 @@ def _import_rdkit():
 
 def _smiles_cells(X):
     """Row labels and cells of the input, every cell checked to be a string."""
-    labels, cells = column_cells(X, "MorganFingerprint", "SMILES strings")
-    for label, cell in zip(labels, cells):
-        if not isinstance(cell, str):
-            raise ValueError(
-                f"MorganFingerprint: row {label!r} holds {cell!r} of type "
-                f"{type(cell).__name__}, not a SMILES string. MultimodalUnion "
-                "passes only the rows where a modality is present, so a missing "
-                "value here means the transformer was called directly; drop or "
-                "fill those rows first."
-            )
-    return labels, cells
+    return string_cells(X, "MorganFingerprint", "SMILES strings", "SMILES string")
 
 
 def _parse_problem(Chem, text):

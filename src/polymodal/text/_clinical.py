@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
-from ..utils._columns import OneStringColumnMixin, column_cells
+from ..utils._columns import OneStringColumnMixin, string_cells
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ._negation import JIEBA_MISSING, analyze, cjk_share, load_jieba
 
@@ -290,21 +290,7 @@ class ClinicalTextVectorizer(
 
 def _notes(X):
     """The notes of a one-column input; a non-string or blank note names its row."""
-    labels, cells = column_cells(X, "ClinicalTextVectorizer", "notes")
-    for label, cell in zip(labels, cells):
-        if not isinstance(cell, str):
-            raise ValueError(
-                f"ClinicalTextVectorizer: row {label!r} holds {cell!r} of type "
-                f"{type(cell).__name__}, not a note string. MultimodalUnion passes "
-                "only the rows where a modality is present, so a missing value "
-                "here means the transformer was called directly; drop or fill "
-                "those rows first."
-            )
-        if not cell.strip():
-            raise ValueError(
-                f"ClinicalTextVectorizer: row {label!r} holds an empty note "
-                f"({cell!r}). MultimodalUnion treats an empty or blank note as an "
-                "absent one and skips its row; called directly, drop such rows "
-                "first."
-            )
+    _, cells = string_cells(
+        X, "ClinicalTextVectorizer", "notes", "note string", reject_blank=True
+    )
     return cells

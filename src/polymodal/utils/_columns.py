@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-__all__ = ["OneStringColumnMixin", "column_cells"]
+__all__ = ["OneStringColumnMixin", "column_cells", "string_cells"]
 
 
 def column_cells(X, owner, what):
@@ -50,6 +50,45 @@ def column_cells(X, owner, what):
     else:
         cells = list(X)
     return list(range(len(cells))), cells
+
+
+def string_cells(X, owner, what, item, *, reject_blank=False):
+    """Like :func:`column_cells`, with every cell checked to be a string.
+
+    A missing value here means the transformer was called directly:
+    MultimodalUnion passes only the rows where a modality is present.
+
+    Parameters
+    ----------
+    X, owner, what
+        As for :func:`column_cells`.
+    item : str
+        What one cell should be ("note", "SMILES string"), for error messages.
+    reject_blank : bool, default=False
+        Whether an empty or all-whitespace string is an error too (the union
+        treats such a cell as absent).
+
+    Returns
+    -------
+    labels, cells : list, list
+    """
+    labels, cells = column_cells(X, owner, what)
+    for label, cell in zip(labels, cells):
+        if not isinstance(cell, str):
+            raise ValueError(
+                f"{owner}: row {label!r} holds {cell!r} of type "
+                f"{type(cell).__name__}, not a {item}. MultimodalUnion passes only "
+                "the rows where a modality is present, so a missing value here "
+                "means the transformer was called directly; drop or fill those "
+                "rows first."
+            )
+        if reject_blank and not cell.strip():
+            raise ValueError(
+                f"{owner}: row {label!r} holds an empty {item} ({cell!r}). "
+                f"MultimodalUnion treats an empty or blank {item} as an absent one "
+                "and skips its row; called directly, drop such rows first."
+            )
+    return labels, cells
 
 
 class OneStringColumnMixin:

@@ -26,7 +26,7 @@ def all_estimators():
      'FactorizationFusion', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
      'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
      'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
-     'ProductFusion', 'StackingFusionClassifier', 'SubspaceFusion',
+     'ProductFusion', 'SentenceEmbedder', 'StackingFusionClassifier', 'SubspaceFusion',
      'TensorFusion']
     """
     from ..fusion import (
@@ -44,7 +44,7 @@ def all_estimators():
     from ..image import CNNEmbedder, ImageLoader, ImagePreprocessor
     from ..molecule import MorganFingerprint
     from ..sequence import KmerVectorizer, OneHotSequenceEncoder
-    from ..text import ClinicalTextVectorizer
+    from ..text import ClinicalTextVectorizer, SentenceEmbedder
     from ..union import MultimodalUnion
 
     return [
@@ -65,6 +65,7 @@ def all_estimators():
         KmerVectorizer(k=2),
         OneHotSequenceEncoder(max_length=8),
         ClinicalTextVectorizer(),
+        SentenceEmbedder(device="cpu"),
         MorganFingerprint(n_bits=64),
         ImageLoader(size=8),
         ImagePreprocessor(size=4),
