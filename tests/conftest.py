@@ -1,3 +1,9 @@
+import os
+
+# pytest-xdist runs one worker per core: torch's and BLAS's own thread pools on
+# top of that only spin-wait for each other. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import numpy as np
 import pandas as pd
 import pytest

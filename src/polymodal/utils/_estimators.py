@@ -25,10 +25,11 @@ def all_estimators():
     ['AverageFusion', 'CNNEmbedder', 'ClinicalTextVectorizer', 'ConcatFusion',
      'FactorizationFusion', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
      'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
-     'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
+     'MLPClassifier', 'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
      'ProductFusion', 'SentenceEmbedder', 'StackingFusionClassifier', 'SubspaceFusion',
      'TensorFusion']
     """
+    from ..deep import MLPClassifier, MLPRegressor
     from ..fusion import (
         AverageFusion,
         ConcatFusion,
@@ -69,6 +70,9 @@ def all_estimators():
         MorganFingerprint(n_bits=64),
         ImageLoader(size=8),
         ImagePreprocessor(size=4),
+        # lr=1e-2 reaches the checks' accuracy bar within 20 epochs.
+        MLPClassifier(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
+        MLPRegressor(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
         # The CPU keeps results identical on machines with a GPU.
         CNNEmbedder(device="cpu", random_state=0),
     ]

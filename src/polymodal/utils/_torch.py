@@ -53,6 +53,8 @@ def torch_seeded(seed, needed_for):
     generator; forking it keeps the user's own random state untouched.
     """
     torch = import_torch(needed_for)
-    with torch.random.fork_rng(devices=[]):
+    # Seeding also seeds CUDA, so CUDA's state is forked (and restored) too.
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

@@ -1,0 +1,616 @@
+"""Multilayer perceptron heads: scikit-learn estimators that train a skorch net.
+
+The estimators own a skorch net (``net_``) rather than being one: their
+parameters are scikit-learn's, so ``clone``, ``get_params`` and
+``GridSearchCV`` see only those, and skorch's own (``module__*``,
+``iterator_train__*``…) are filled in at fit time from the data.
+
+Importing this module does not import torch or skorch; ``fit`` does.
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._optional import import_optional
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._torch import import_torch, resolve_device, torch_seed, torch_seeded
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+
+
+class _BaseMLP(BaseEstimator):
+    """Parameters, training and pickling shared by the MLP heads."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        # resolve_device checks it, and also takes a torch.device.
+        "device": "no_validation",
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes,
+        dropout,
+        batch_norm,
+        lr,
+        max_epochs,
+        batch_size,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        optimizer,
+        device,
+        random_state,
+        verbose,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.optimizer = optimizer
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _validate_X_predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
+        return _rows_for_skorch(X)
+
+    def _train(self, X, y, *, n_outputs, class_weight=None):
+        """Train a skorch net on ``X`` and ``y``; set ``n_iter_`` and return the net."""
+        name = type(self).__name__
+        torch = import_torch(name)
+        skorch = import_optional("skorch", extra="deep", needed_for=name)
+        from ._mlp_module import MLPModule
+
+        classifier = is_classifier(self)
+        device = resolve_device(self.device, name)
+        sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        rng = check_random_state(self.random_state)
+        init_seed, order_seed, split_seed = (torch_seed(rng) for _ in range(3))
+
+        n_samples = X.shape[0]
+        n_valid = 0
+        train_split = None
+        callbacks = None
+        if self.early_stopping:
+            # ShuffleSplit's sizes: the validation set is the rounded-up fraction.
+            n_valid = math.ceil(self.validation_fraction * n_samples)
+            if classifier and n_valid < n_outputs:
+                raise ValueError(
+                    f"{name}: early_stopping holds out {n_valid} of n_samples = "
+                    f"{n_samples} rows (validation_fraction="
+                    f"{self.validation_fraction}), fewer than the {n_outputs} "
+                    "classes a stratified split needs; raise validation_fraction "
+                    "or set early_stopping=False."
+                )
+            train_split = skorch.dataset.ValidSplit(
+                self.validation_fraction, stratified=classifier, random_state=split_seed
+            )
+            # threshold=0: "best" is the lowest validation loss, exactly.
+            callbacks = [
+                (
+                    "early_stopping",
+                    skorch.callbacks.EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=0.0,
+                        threshold_mode="abs",
+                        load_best=True,
+                    ),
+                )
+            ]
+        n_train = n_samples - n_valid
+        if self.batch_norm and n_train < 2:
+            raise ValueError(
+                f"{name}: batch_norm=True needs at least 2 training rows; got "
+                f"{n_train} of n_samples = {n_samples}."
+            )
+        batch_size = max(1, min(self.batch_size, n_train))
+
+        extra = {}
+        if class_weight is not None:
+            extra["criterion__weight"] = torch.as_tensor(
+                class_weight, dtype=torch.float32
+            )
+        if self.optimizer == "sgd":
+            extra["optimizer__momentum"] = 0.9
+        net_class = (
+            skorch.NeuralNetClassifier if classifier else skorch.NeuralNetRegressor
+        )
+        net = net_class(
+            MLPModule,
+            module__n_features=X.shape[1],
+            module__hidden_layer_sizes=sizes,
+            module__n_outputs=n_outputs,
+            module__dropout=self.dropout,
+            module__batch_norm=self.batch_norm,
+            criterion=torch.nn.CrossEntropyLoss if classifier else torch.nn.MSELoss,
+            optimizer=getattr(torch.optim, _OPTIMIZERS[self.optimizer]),
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            iterator_train__shuffle=True,
+            # Batch normalisation cannot train on a last batch of one sample.
+            iterator_train__drop_last=bool(
+                self.batch_norm and n_train % batch_size == 1
+            ),
+            # Each DataLoader draws a seed from its generator, or else from
+            # torch's global one: private generators keep the user's RNG out of
+            # it, and the training one fixes the data order.
+            iterator_train__generator=torch.Generator().manual_seed(order_seed),
+            iterator_valid__generator=torch.Generator(),
+            train_split=train_split,
+            callbacks=callbacks,
+            verbose=int(self.verbose),
+            device=str(device),
+            **extra,
+        )
+        # Weight initialisation and dropout draw from torch's global generator.
+        with torch_seeded(init_seed, name):
+            net.fit(X, y)
+        self.n_iter_ = len(net.history)
+        return net
+
+    def __getstate__(self):
+        # BaseEstimator may hand back the instance's own __dict__: copy it, so
+        # pickling never swaps the live net.
+        state = dict(super().__getstate__())
+        net = state.get("net_")
+        if net is not None and str(net.device) != "cpu":
+            state["net_"] = _net_on_cpu(net)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _rows_for_skorch(X):
+    # skorch's dataset densifies a sparse input one row at a time and expects
+    # each row to stay 2-D, which holds for scipy's sparse matrices but not for
+    # its sparse arrays (a csr_array row is 1-D).
+    return sparse.csr_matrix(X) if sparse.issparse(X) else X
+
+
+def _net_on_cpu(net):
+    """A copy of a fitted skorch net whose tensors are all on the CPU.
+
+    skorch unpickles its modules, criteria and optimizers onto the device named
+    in the state it is given; naming the CPU moves them there without touching
+    ``net`` itself.
+    """
+    state = net.__getstate__()
+    state["device"] = "cpu"
+    copy = type(net).__new__(type(net))
+    copy.__setstate__(state)
+    return copy
+
+
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    if isinstance(hidden_layer_sizes, Integral):
+        return (int(hidden_layer_sizes),)
+    sizes = tuple(hidden_layer_sizes)
+    if not all(
+        isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
+        for size in sizes
+    ):
+        raise ValueError(
+            f"hidden_layer_sizes must hold ints >= 1; got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(size) for size in sizes)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer perceptron classifier trained with skorch.
+
+    A scikit-learn classifier that can be the head of a polymodal pipeline,
+    after a fusion step such as :class:`~polymodal.fusion.ConcatFusion`. It
+    trains an :class:`MLPModule` (``Linear -> [BatchNorm1d] -> ReLU ->
+    [Dropout]`` per hidden layer, then a linear layer with one logit per class)
+    on the cross-entropy loss, through a :class:`skorch.NeuralNetClassifier`
+    kept as ``net_``. It shares its name with scikit-learn's
+    :class:`sklearn.neural_network.MLPClassifier` on purpose; this one runs on
+    a GPU, takes dropout and batch normalisation, and needs ``polymodal[deep]``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; an empty sequence gives a linear model.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer's activation.
+    batch_norm : bool, default=False
+        Batch-normalise each hidden layer before its activation.
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    batch_size : int, default=64
+        Rows per mini-batch, at most the number of training rows.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for a
+        classifier), stop when the validation loss has not decreased for
+        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
+        the lowest validation loss.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a lower validation loss before training stops.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        The torch optimizer; ``"sgd"`` uses momentum 0.9.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, ``{label: weight}``; "balanced"
+        gives ``n_samples / (n_classes * np.bincount(y))``, None weighs every
+        class 1.
+    device : str or torch.device, default="auto"
+        Torch device: ``"auto"`` uses CUDA when torch sees a GPU and the CPU
+        otherwise.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, dropout, the order of the mini-batches
+        and the validation split. On the CPU, two fits with the same int give
+        the same model. Torch's global random state is left as it was.
+    verbose : int, default=0
+        Above 0, skorch prints a table of the losses after each epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    net_ : skorch.NeuralNetClassifier
+        The trained net; ``net_.history`` holds the losses of every epoch.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen in fit; only when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    MLPRegressor : The regressor counterpart.
+
+    Notes
+    -----
+    Inputs are cast to float32. A scipy sparse matrix is kept sparse and each
+    row is made dense when its mini-batch is built, so memory grows with the
+    batch, not with the data set.
+
+    Pickling stores the network's tensors on the CPU, so a model trained on a
+    GPU loads on a machine without one; a loaded model predicts on the CPU.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from polymodal.deep import MLPClassifier
+    >>> X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), lr=1e-2, max_epochs=30,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 2)
+    >>> bool(clf.score(X, y) > 0.8)
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        dropout=0.0,
+        batch_norm=False,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=64,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        class_weight=None,
+        optimizer="adam",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            optimizer=optimizer,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels, of any type ``np.unique`` can sort.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float32)
+        X = _rows_for_skorch(X)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        class_weight = None
+        if self.class_weight is not None:
+            class_weight = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y
+            )
+        self.net_ = self._train(
+            X,
+            encoder.transform(y).astype(np.int64),
+            n_outputs=len(self.classes_),
+            class_weight=class_weight,
+        )
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the network's logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; each row sums to 1.
+        """
+        X = self._validate_X_predict(X)
+        proba = self.net_.predict_proba(X).astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multilayer perceptron regressor trained with skorch.
+
+    The regressor counterpart of :class:`MLPClassifier`: an
+    :class:`MLPModule` with one linear output per target, trained on the mean
+    squared error through a :class:`skorch.NeuralNetRegressor` kept as
+    ``net_``. The targets are standardised for training (so the learning rate
+    does not depend on their scale) and predictions mapped back.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; an empty sequence gives a linear model.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer's activation.
+    batch_norm : bool, default=False
+        Batch-normalise each hidden layer before its activation.
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    batch_size : int, default=64
+        Rows per mini-batch, at most the number of training rows.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified for a
+        classifier), stop when the validation loss has not decreased for
+        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
+        the lowest validation loss.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a lower validation loss before training stops.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        The torch optimizer; ``"sgd"`` uses momentum 0.9.
+    device : str or torch.device, default="auto"
+        Torch device: ``"auto"`` uses CUDA when torch sees a GPU and the CPU
+        otherwise.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, dropout, the order of the mini-batches
+        and the validation split. On the CPU, two fits with the same int give
+        the same model. Torch's global random state is left as it was.
+    verbose : int, default=0
+        Above 0, skorch prints a table of the losses after each epoch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNetRegressor
+        The trained net; ``net_.history`` holds the losses of every epoch
+        (on the standardised targets).
+    n_iter_ : int
+        Number of epochs run.
+    n_outputs_ : int
+        Number of targets.
+    y_mean_ : ndarray of shape (n_outputs_,)
+        Mean of each target in fit.
+    y_scale_ : ndarray of shape (n_outputs_,)
+        Standard deviation of each target in fit (1 for a constant target).
+    n_features_in_ : int
+        Number of features seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen in fit; only when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    MLPClassifier : The classifier counterpart.
+
+    Notes
+    -----
+    Inputs are cast to float32. A scipy sparse matrix is kept sparse and each
+    row is made dense when its mini-batch is built, so memory grows with the
+    batch, not with the data set.
+
+    Pickling stores the network's tensors on the CPU, so a model trained on a
+    GPU loads on a machine without one; a loaded model predicts on the CPU.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from polymodal.deep import MLPRegressor
+    >>> X, y = make_regression(n_samples=100, n_features=4, noise=1.0, random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), lr=1e-2, max_epochs=50,
+    ...                    random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> bool(reg.score(X, y) > 0.9)
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        dropout=0.0,
+        batch_norm=False,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=64,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        optimizer="adam",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            optimizer=optimizer,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=np.float32,
+            multi_output=True,
+            y_numeric=True,
+        )
+        X = _rows_for_skorch(X)
+        targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        self.n_outputs_ = targets.shape[1]
+        self.y_mean_ = targets.mean(axis=0)
+        scale = targets.std(axis=0)
+        scale[scale == 0] = 1.0
+        self.y_scale_ = scale
+        self.net_ = self._train(
+            X,
+            ((targets - self.y_mean_) / self.y_scale_).astype(np.float32),
+            n_outputs=self.n_outputs_,
+        )
+        return self
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            One column per target; 1-D when there is one target.
+        """
+        X = self._validate_X_predict(X)
+        output = self.net_.predict(X).astype(np.float64).reshape(X.shape[0], -1)
+        y_pred = output * self.y_scale_ + self.y_mean_
+        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
