@@ -91,6 +91,7 @@ _RAW_INPUTS = {
     "ImageLoader": _image_cells,
     "ImagePreprocessor": _image_block,
     "CNNEmbedder": _image_block,
+    "ImageFeatures": _image_block,
     # Heads that follow a fusion step take its plain table.
     "MLPClassifier": _fused_table,
     "MLPRegressor": _fused_table,

@@ -23,7 +23,7 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'CNNEmbedder', 'ClinicalTextVectorizer', 'ConcatFusion',
-     'FactorizationFusion', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
+     'FactorizationFusion', 'ImageFeatures', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
      'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
      'MLPClassifier', 'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
      'ProductFusion', 'SentenceEmbedder', 'StackingFusionClassifier', 'SubspaceFusion',
@@ -42,7 +42,7 @@ def all_estimators():
         SubspaceFusion,
         TensorFusion,
     )
-    from ..image import CNNEmbedder, ImageLoader, ImagePreprocessor
+    from ..image import CNNEmbedder, ImageFeatures, ImageLoader, ImagePreprocessor
     from ..molecule import MorganFingerprint
     from ..sequence import KmerVectorizer, OneHotSequenceEncoder
     from ..text import ClinicalTextVectorizer, SentenceEmbedder
@@ -70,6 +70,8 @@ def all_estimators():
         MorganFingerprint(n_bits=64),
         ImageLoader(size=8),
         ImagePreprocessor(size=4),
+        # HOG cells that fit the checks' 8 x 8 images.
+        ImageFeatures(pixels_per_cell=4, cells_per_block=2),
         # lr=1e-2 reaches the checks' accuracy bar within 20 epochs.
         MLPClassifier(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
         MLPRegressor(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),

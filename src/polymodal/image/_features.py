@@ -1,0 +1,605 @@
+"""Handcrafted radiomics-style features of each image of an (n, C, H, W) block."""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._optional import import_optional
+from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils.validation import describe_rows
+
+__all__ = ["ImageFeatures"]
+
+_FAMILIES = ("first_order", "glcm", "hog", "lbp")
+_GLCM_PROPERTIES = (
+    "contrast",
+    "dissimilarity",
+    "homogeneity",
+    "energy",
+    "correlation",
+    "ASM",
+)
+_MOMENTS = ("mean", "sd", "skewness", "kurtosis", "entropy", "min", "max")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The checked parameters, all that a worker needs to featurize a row."""
+
+    families: tuple
+    percentiles: tuple
+    levels: int
+    distances: tuple
+    angles: tuple
+    orientations: int
+    pixels_per_cell: tuple
+    cells_per_block: tuple
+    lbp_points: int
+    lbp_radius: float
+
+
+class ImageFeatures(TransformerMixin, BaseEstimator):
+    """Radiomics-style intensity, texture and shape features of each image.
+
+    Takes the (n, C, H, W) block of :class:`ImageLoader` or
+    :class:`ImagePreprocessor` and computes, with scikit-image, one row of
+    features per image from four families:
+
+    - ``"first_order"``: mean, standard deviation, skewness, excess kurtosis,
+      entropy, minimum, maximum and ``percentiles`` of the intensities;
+    - ``"glcm"``: grey-level co-occurrence texture (contrast, dissimilarity,
+      homogeneity, energy, correlation, ASM) with
+      :func:`skimage.feature.graycomatrix` and
+      :func:`skimage.feature.graycoprops`;
+    - ``"hog"``: the histogram of oriented gradients of
+      :func:`skimage.feature.hog`;
+    - ``"lbp"``: the histogram of uniform rotation-invariant local binary
+      patterns of :func:`skimage.feature.local_binary_pattern`.
+
+    Parameters
+    ----------
+    features : str or sequence of str, default=("first_order", "glcm", "hog", \
+            "lbp")
+        The families to compute. The columns come in the order first_order,
+        glcm, hog, lbp whatever the order given.
+    percentiles : sequence of float, default=(10, 25, 50, 75, 90)
+        Percentiles (between 0 and 100) of the intensities among the
+        first-order features.
+    levels : int, default=32
+        Number of grey levels (2 to 256) that the image is quantised to for
+        the GLCM, the LBP and the first-order entropy.
+    intensity_range : {"fit", "image"} or tuple of (low, high), default="fit"
+        The intensities that map onto the ``levels`` grey levels, per channel.
+        ``"fit"`` learns each channel's minimum and maximum over the training
+        images, so that a grey level means the same intensity in every image
+        (suited to calibrated units such as Hounsfield units); ``"image"``
+        uses each image's own minimum and maximum, which makes the texture
+        features insensitive to brightness and contrast; a tuple fixes the
+        range, e.g. ``(-1000, 400)`` for CT. Intensities outside the range
+        are clipped to it.
+    distances : sequence of int, default=(1,)
+        Pixel offsets of the co-occurrence pairs of the GLCM.
+    angles : sequence of float, default=(0, pi/4, pi/2, 3*pi/4)
+        Directions of the co-occurrence pairs, in radians. Each GLCM property
+        is averaged over the angles (one value per distance), which makes it
+        insensitive to the image's orientation.
+    orientations : int, default=9
+        Number of orientation bins of the HOG.
+    pixels_per_cell : int or tuple of (int, int), default=(8, 8)
+        Size of a HOG cell, in pixels.
+    cells_per_block : int or tuple of (int, int), default=(3, 3)
+        Number of cells in each HOG normalisation block.
+    lbp_points : int, default=8
+        Number of circularly symmetric neighbours of the LBP; the histogram
+        has ``lbp_points + 2`` bins.
+    lbp_radius : float, default=1.0
+        Radius of the LBP circle, in pixels.
+    n_jobs : int or None, default=None
+        Number of jobs that compute the rows in parallel (joblib). None means
+        1 unless in a :func:`joblib.parallel_config` context; -1 means all
+        processors. The result does not depend on it.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of channels ``C`` of the images seen in ``fit``.
+    image_shape_ : tuple of (int, int, int)
+        Shape ``(C, H, W)`` of the images seen in ``fit``. With ``"hog"``
+        among the features, ``transform`` needs images of this shape, as the
+        number of HOG features depends on it.
+    intensity_range_ : ndarray of shape (C, 2) or None
+        The ``(low, high)`` intensities of each channel mapped onto the grey
+        levels, or None for ``intensity_range="image"``.
+
+    See Also
+    --------
+    ImageLoader : Reads image files or arrays into the (n, C, H, W) blocks
+        this transformer takes.
+    ImagePreprocessor : Crops, resizes and normalises the images first.
+
+    Notes
+    -----
+    Feature names are ``first_order_mean``, ``first_order_p10``,
+    ``glcm_contrast`` (``glcm_contrast_d2`` and so on when there are several
+    ``distances``), ``hog_17`` and ``lbp_3``. An image of several channels
+    (RGB) gets every feature for each channel, as colour carries information
+    in pathology stains; the columns are channel after channel, named with a
+    ``c0_``, ``c1_``, ... prefix.
+
+    The standard deviation, skewness and kurtosis are population moments
+    (those of :func:`numpy.std` and :func:`scipy.stats.skew` and
+    :func:`scipy.stats.kurtosis` with their defaults); a constant image has
+    skewness and kurtosis 0. The entropy is in bits, over the histogram of
+    the ``levels`` grey levels. The GLCM is symmetric and normalised. The LBP
+    is computed on the quantised image too, so that noise below one grey
+    level does not flip a pattern; its histogram sums to 1. The HOG uses
+    L2-Hys block normalisation on the unquantised image.
+
+    Every feature of a row depends on that image alone (and on
+    ``intensity_range_``), so transforming one image gives the same row as
+    transforming it in a batch.
+
+    An all-NaN image, the absent-row protocol of
+    :class:`polymodal.MultimodalUnion`, gives an all-NaN row, and ``fit``
+    ignores it; a NaN or infinite pixel in an otherwise present image is a
+    ValueError naming the rows. The input must be a 4-D block: a 2-D table
+    is a ValueError, so scikit-learn's common checks, which feed 2-D tables,
+    skip this transformer as they skip :class:`ImagePreprocessor`. Computing
+    the features needs scikit-image (``pip install "polymodal[image]"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal.image import ImageFeatures
+    >>> images = np.random.default_rng(0).random((3, 1, 16, 16))
+    >>> features = ImageFeatures(pixels_per_cell=8, cells_per_block=2)
+    >>> features.fit_transform(images).shape
+    (3, 64)
+    >>> features.get_feature_names_out()[[0, 1, 12, 18, 54]]
+    array(['first_order_mean', 'first_order_sd', 'glcm_contrast', 'hog_0',
+           'lbp_0'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        "features": [StrOptions(set(_FAMILIES)), list, tuple],
+        "percentiles": ["array-like"],
+        "levels": [Interval(Integral, 2, 256, closed="both")],
+        "intensity_range": [StrOptions({"fit", "image"}), tuple],
+        "distances": ["array-like"],
+        "angles": ["array-like"],
+        "orientations": [Interval(Integral, 1, None, closed="left")],
+        "pixels_per_cell": [Interval(Integral, 1, None, closed="left"), tuple],
+        "cells_per_block": [Interval(Integral, 1, None, closed="left"), tuple],
+        "lbp_points": [Interval(Integral, 1, None, closed="left")],
+        "lbp_radius": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        features=_FAMILIES,
+        *,
+        percentiles=(10, 25, 50, 75, 90),
+        levels=32,
+        intensity_range="fit",
+        distances=(1,),
+        angles=(0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4),
+        orientations=9,
+        pixels_per_cell=(8, 8),
+        cells_per_block=(3, 3),
+        lbp_points=8,
+        lbp_radius=1.0,
+        n_jobs=None,
+    ):
+        self.features = features
+        self.percentiles = percentiles
+        self.levels = levels
+        self.intensity_range = intensity_range
+        self.distances = distances
+        self.angles = angles
+        self.orientations = orientations
+        self.pixels_per_cell = pixels_per_cell
+        self.cells_per_block = cells_per_block
+        self.lbp_points = lbp_points
+        self.lbp_radius = lbp_radius
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the parameters and images; learn the intensity range.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W)
+            The images; all-NaN images are absent and ignored.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ImageFeatures
+            The fitted transformer.
+        """
+        plan = self._plan()
+        images = self._images(X, reset=True)
+        present = ~_absent_rows(images)
+        if not present.any():
+            raise ValueError(
+                "ImageFeatures: every training image is all-NaN (absent), so "
+                "there is nothing to fit; give it at least one present image."
+            )
+        _check_image_size(images.shape[2:], plan)
+        channels = images.shape[1]
+        if self.intensity_range == "fit":
+            low = np.full(channels, np.inf)
+            high = np.full(channels, -np.inf)
+            for row in np.flatnonzero(present):
+                image = images[row]
+                low = np.minimum(low, image.min(axis=(1, 2)))
+                high = np.maximum(high, image.max(axis=(1, 2)))
+            self.intensity_range_ = np.column_stack([low, high])
+        elif self.intensity_range == "image":
+            self.intensity_range_ = None
+        else:
+            self.intensity_range_ = np.tile(self._fixed_range(), (channels, 1))
+        self.image_shape_ = tuple(int(side) for side in images.shape[1:])
+        return self
+
+    def transform(self, X):
+        """Compute the features of every image of the block.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W)
+            The images.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out), dtype float64
+            One row per image, in the order of :meth:`get_feature_names_out`;
+            all-NaN rows for all-NaN images.
+        """
+        check_is_fitted(self)
+        plan = self._plan()
+        images = self._images(X, reset=False)
+        if "hog" in plan.families and images.shape[1:] != self.image_shape_:
+            raise ValueError(
+                "ImageFeatures was fitted on images of shape (C, H, W) = "
+                f"{self.image_shape_}; got {images.shape[1:]}. The number of HOG "
+                "features depends on the image size: resize the images to one "
+                "size, e.g. ImageLoader(size=...) or ImagePreprocessor(size=...)."
+            )
+        _check_image_size(images.shape[2:], plan)
+        width = len(self.get_feature_names_out())
+        output = np.full((len(images), width), np.nan)
+        rows = np.flatnonzero(~_absent_rows(images))
+        if len(rows) == 0:
+            return output
+        n_chunks = min(effective_n_jobs(self.n_jobs), len(rows))
+        if n_chunks <= 1:
+            output[rows] = _rows_features(images, rows, self.intensity_range_, plan)
+        else:
+            chunks = np.array_split(rows, n_chunks)
+            values = Parallel(n_jobs=self.n_jobs)(
+                delayed(_rows_features)(images, chunk, self.intensity_range_, plan)
+                for chunk in chunks
+            )
+            for chunk, value in zip(chunks, values):
+                output[chunk] = value
+        return output
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns, e.g. ``first_order_mean`` or ``hog_17``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored; the names depend on the parameters and the image shape.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per output column, without the modality prefix that
+            :class:`polymodal.MultimodalUnion` adds.
+        """
+        check_is_fitted(self)
+        plan = self._plan()
+        channels, height, width = self.image_shape_
+        names = []
+        if "first_order" in plan.families:
+            names += [f"first_order_{name}" for name in _MOMENTS]
+            names += [f"first_order_p{q:g}" for q in plan.percentiles]
+        if "glcm" in plan.families:
+            several = len(plan.distances) > 1
+            names += [
+                f"glcm_{prop}" + (f"_d{distance}" if several else "")
+                for prop in _GLCM_PROPERTIES
+                for distance in plan.distances
+            ]
+        if "hog" in plan.families:
+            names += [f"hog_{i}" for i in range(_hog_width((height, width), plan))]
+        if "lbp" in plan.families:
+            names += [f"lbp_{i}" for i in range(plan.lbp_points + 2)]
+        if channels > 1:
+            names = [
+                f"c{channel}_{name}" for channel in range(channels) for name in names
+            ]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        # An N-D block, not a 2-D table: scikit-learn's numeric-table checks do
+        # not apply, as for ImagePreprocessor.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _images(self, X, *, reset):
+        """``X`` as a float (n, C, H, W) array, checked against the fit."""
+        try:
+            shape = (X if isinstance(X, np.ndarray) else np.asarray(X)).shape
+        except ValueError:
+            shape = "ragged"
+        if len(shape) != 4 or 0 in shape[1:]:
+            raise ValueError(
+                "ImageFeatures takes a block of images of shape (n_samples, C, H, "
+                f"W); got an input of shape {shape}. Put an ImageLoader before it, "
+                "e.g. make_pipeline(ImageLoader(size=64), ImageFeatures()), to read "
+                "image files or arrays into such a block."
+            )
+        if not reset and shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"ImageFeatures was fitted on images with {self.n_features_in_} "
+                f"channel(s); got {shape[1]}."
+            )
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            allow_nd=True,
+            ensure_all_finite=False,
+            dtype=(np.float64, np.float32),
+        )
+
+    def _fixed_range(self):
+        interval = self.intensity_range
+        if not (
+            len(interval) == 2
+            and all(
+                isinstance(value, Real) and not isinstance(value, bool)
+                for value in interval
+            )
+            and interval[0] < interval[1]
+        ):
+            raise ValueError(
+                "The 'intensity_range' parameter of ImageFeatures must be 'fit', "
+                "'image' or a tuple (low, high) of numbers with low < high; got "
+                f"{interval!r}."
+            )
+        return np.asarray(interval, dtype=np.float64)
+
+    def _plan(self):
+        """Check the parameters that the constraints cannot; return them."""
+        families = (
+            {self.features} if isinstance(self.features, str) else set(self.features)
+        )
+        if not families or not families <= set(_FAMILIES):
+            raise ValueError(
+                "The 'features' parameter of ImageFeatures must name one or more "
+                f"of {list(_FAMILIES)}; got {self.features!r}."
+            )
+        percentiles = _numbers(self.percentiles, "percentiles", float)
+        if any(not 0 <= q <= 100 for q in percentiles):
+            raise ValueError(
+                "The 'percentiles' parameter of ImageFeatures must hold numbers "
+                f"between 0 and 100; got {self.percentiles!r}."
+            )
+        distances = _numbers(self.distances, "distances", int)
+        if not distances or min(distances) < 1:
+            raise ValueError(
+                "The 'distances' parameter of ImageFeatures must hold one or more "
+                f"ints >= 1; got {self.distances!r}."
+            )
+        angles = _numbers(self.angles, "angles", float)
+        if not angles:
+            raise ValueError("The 'angles' parameter of ImageFeatures is empty.")
+        if not isinstance(self.intensity_range, str):
+            self._fixed_range()
+        return _Plan(
+            families=tuple(family for family in _FAMILIES if family in families),
+            percentiles=percentiles,
+            levels=int(self.levels),
+            distances=distances,
+            angles=angles,
+            orientations=int(self.orientations),
+            pixels_per_cell=_pair(self.pixels_per_cell, "pixels_per_cell"),
+            cells_per_block=_pair(self.cells_per_block, "cells_per_block"),
+            lbp_points=int(self.lbp_points),
+            lbp_radius=float(self.lbp_radius),
+        )
+
+
+def _numbers(values, parameter, kind):
+    """A 1-D sequence parameter as a tuple of ``kind``, or a ValueError."""
+    array = np.asarray(values)
+    if array.ndim != 1 or not (
+        np.issubdtype(array.dtype, np.integer)
+        or (kind is float and np.issubdtype(array.dtype, np.floating))
+    ):
+        expected = "ints" if kind is int else "numbers"
+        raise ValueError(
+            f"The '{parameter}' parameter of ImageFeatures must be a sequence of "
+            f"{expected}; got {values!r}."
+        )
+    return tuple(kind(value) for value in array)
+
+
+def _pair(value, parameter):
+    pair = (value, value) if isinstance(value, Integral) else value
+    if not (
+        len(pair) == 2
+        and all(
+            isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
+            for side in pair
+        )
+    ):
+        raise ValueError(
+            f"The '{parameter}' parameter of ImageFeatures must be an int >= 1 or "
+            f"a tuple of two ints >= 1; got {value!r}."
+        )
+    return tuple(int(side) for side in pair)
+
+
+def _absent_rows(images):
+    """True for all-NaN images; a ValueError for NaN or inf in a present one."""
+    absent = np.zeros(len(images), dtype=bool)
+    damaged = []
+    for row, image in enumerate(images):
+        if np.isfinite(image).all():
+            continue
+        if np.isnan(image).all():
+            absent[row] = True
+        else:
+            damaged.append(row)
+    if damaged:
+        raise ValueError(
+            f"ImageFeatures: rows {describe_rows(damaged)} hold NaN or infinite "
+            "pixels in an otherwise present image. Only an all-NaN image marks an "
+            "absent row; fill or clip those pixels first."
+        )
+    return absent
+
+
+def _hog_width(shape, plan):
+    blocks = [
+        side // cell - block + 1
+        for side, cell, block in zip(shape, plan.pixels_per_cell, plan.cells_per_block)
+    ]
+    if min(blocks) < 1:
+        return 0
+    return (
+        blocks[0] * blocks[1] * int(np.prod(plan.cells_per_block)) * (plan.orientations)
+    )
+
+
+def _check_image_size(shape, plan):
+    if "hog" in plan.families and _hog_width(shape, plan) == 0:
+        needed = tuple(
+            cell * block
+            for cell, block in zip(plan.pixels_per_cell, plan.cells_per_block)
+        )
+        raise ValueError(
+            f"ImageFeatures: images of {shape[0]} x {shape[1]} pixels are too "
+            f"small for a HOG block of {plan.cells_per_block} cells of "
+            f"{plan.pixels_per_cell} pixels, which needs at least {needed[0]} x "
+            f"{needed[1]}. Load larger images (ImageLoader(size=...)) or lower "
+            "pixels_per_cell or cells_per_block."
+        )
+    if "glcm" in plan.families and min(shape) <= max(plan.distances):
+        raise ValueError(
+            f"ImageFeatures: images of {shape[0]} x {shape[1]} pixels hold no "
+            f"co-occurring pair at GLCM distance {max(plan.distances)}; use "
+            "distances smaller than the image side or larger images."
+        )
+
+
+def _rows_features(images, rows, ranges, plan):
+    """Feature rows of ``images[rows]``, each image on its own."""
+    feature = import_optional(
+        "skimage.feature",
+        extra="image",
+        needed_for="ImageFeatures",
+        package="scikit-image",
+    )
+    return np.stack(
+        [
+            np.concatenate(
+                [
+                    _channel_features(feature, channel, limits, plan)
+                    for channel, limits in zip(
+                        images[row].astype(np.float64),
+                        _own_ranges(images[row]) if ranges is None else ranges,
+                    )
+                ]
+            )
+            for row in rows
+        ]
+    )
+
+
+def _own_ranges(image):
+    return np.column_stack([image.min(axis=(1, 2)), image.max(axis=(1, 2))])
+
+
+def _quantized(channel, low, high, levels):
+    """Grey levels 0 .. levels - 1 of ``channel``, [low, high] split evenly."""
+    if high <= low:
+        return np.zeros(channel.shape, dtype=np.uint8)
+    scaled = (np.clip(channel, low, high) - low) * (levels / (high - low))
+    return np.minimum(scaled.astype(np.intp), levels - 1).astype(np.uint8)
+
+
+def _channel_features(feature, channel, limits, plan):
+    grey = _quantized(channel, *limits, plan.levels)
+    parts = []
+    if "first_order" in plan.families:
+        parts.append(_first_order(channel, grey, plan))
+    if "glcm" in plan.families:
+        matrix = feature.graycomatrix(
+            grey,
+            plan.distances,
+            plan.angles,
+            levels=plan.levels,
+            symmetric=True,
+            normed=True,
+        )
+        parts.append(
+            np.concatenate(
+                [
+                    feature.graycoprops(matrix, prop).mean(axis=1)
+                    for prop in _GLCM_PROPERTIES
+                ]
+            )
+        )
+    if "hog" in plan.families:
+        parts.append(
+            feature.hog(
+                channel,
+                orientations=plan.orientations,
+                pixels_per_cell=plan.pixels_per_cell,
+                cells_per_block=plan.cells_per_block,
+                block_norm="L2-Hys",
+                feature_vector=True,
+                channel_axis=None,
+            )
+        )
+    if "lbp" in plan.families:
+        codes = feature.local_binary_pattern(
+            grey, plan.lbp_points, plan.lbp_radius, method="uniform"
+        )
+        counts = np.bincount(
+            codes.astype(np.intp).ravel(), minlength=plan.lbp_points + 2
+        )
+        parts.append(counts / codes.size)
+    return np.concatenate(parts)
+
+
+def _first_order(channel, grey, plan):
+    low, high = channel.min(), channel.max()
+    mean = channel.mean()
+    centered = channel - mean
+    squared = centered * centered
+    variance = squared.mean()
+    if high == low:
+        skewness = kurtosis = 0.0
+    else:
+        skewness = (squared * centered).mean() / variance**1.5
+        kurtosis = (squared * squared).mean() / variance**2 - 3.0
+    probabilities = np.bincount(grey.ravel(), minlength=plan.levels) / grey.size
+    probabilities = probabilities[probabilities > 0]
+    entropy = -np.sum(probabilities * np.log2(probabilities))
+    moments = [mean, np.sqrt(variance), skewness, kurtosis, entropy, low, high]
+    return np.concatenate([moments, np.percentile(channel, plan.percentiles)])
