@@ -4,6 +4,7 @@ They need the ``deep`` extra (``pip install "polymodal[deep]"``); importing this
 package does not import torch or skorch, fitting does.
 """
 
+from ._deep_fusion import DeepFusionClassifier
 from ._mlp import MLPClassifier, MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["DeepFusionClassifier", "MLPClassifier", "MLPRegressor"]

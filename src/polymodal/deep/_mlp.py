@@ -1,55 +1,32 @@
 """Multilayer perceptron heads: scikit-learn estimators that train a skorch net.
 
-The estimators own a skorch net (``net_``) rather than being one: their
-parameters are scikit-learn's, so ``clone``, ``get_params`` and
-``GridSearchCV`` see only those, and skorch's own (``module__*``,
-``iterator_train__*``…) are filled in at fit time from the data.
-
 Importing this module does not import torch or skorch; ``fit`` does.
 """
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..utils._torch import import_torch, resolve_device, torch_seed, torch_seeded
+from ._base import BaseNet, check_hidden_layer_sizes, encode_classes
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 
-
-class _BaseMLP(BaseEstimator):
-    """Parameters, training and pickling shared by the MLP heads."""
+class _BaseMLP(BaseNet):
+    """The layer parameters and input handling shared by the MLP heads."""
 
     _parameter_constraints = {
+        **BaseNet._parameter_constraints,
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS))],
-        # resolve_device checks it, and also takes a torch.device.
-        "device": "no_validation",
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -69,129 +46,45 @@ class _BaseMLP(BaseEstimator):
         random_state,
         verbose,
     ):
+        super().__init__(
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            optimizer=optimizer,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.batch_norm = batch_norm
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.optimizer = optimizer
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     def _validate_X_predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=False)
         return _rows_for_skorch(X)
 
-    def _train(self, X, y, *, n_outputs, class_weight=None):
-        """Train a skorch net on ``X`` and ``y``; set ``n_iter_`` and return the net."""
-        name = type(self).__name__
-        torch = import_torch(name)
-        skorch = import_optional("skorch", extra="deep", needed_for=name)
+    def _train_mlp(self, X, y, *, n_outputs, class_weight=None):
         from ._mlp_module import MLPModule
 
-        classifier = is_classifier(self)
-        device = resolve_device(self.device, name)
-        sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
-        rng = check_random_state(self.random_state)
-        init_seed, order_seed, split_seed = (torch_seed(rng) for _ in range(3))
-
-        n_samples = X.shape[0]
-        n_valid = 0
-        train_split = None
-        callbacks = None
-        if self.early_stopping:
-            # ShuffleSplit's sizes: the validation set is the rounded-up fraction.
-            n_valid = math.ceil(self.validation_fraction * n_samples)
-            if classifier and n_valid < n_outputs:
-                raise ValueError(
-                    f"{name}: early_stopping holds out {n_valid} of n_samples = "
-                    f"{n_samples} rows (validation_fraction="
-                    f"{self.validation_fraction}), fewer than the {n_outputs} "
-                    "classes a stratified split needs; raise validation_fraction "
-                    "or set early_stopping=False."
-                )
-            train_split = skorch.dataset.ValidSplit(
-                self.validation_fraction, stratified=classifier, random_state=split_seed
-            )
-            # threshold=0: "best" is the lowest validation loss, exactly.
-            callbacks = [
-                (
-                    "early_stopping",
-                    skorch.callbacks.EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=0.0,
-                        threshold_mode="abs",
-                        load_best=True,
-                    ),
-                )
-            ]
-        n_train = n_samples - n_valid
-        if self.batch_norm and n_train < 2:
-            raise ValueError(
-                f"{name}: batch_norm=True needs at least 2 training rows; got "
-                f"{n_train} of n_samples = {n_samples}."
-            )
-        batch_size = max(1, min(self.batch_size, n_train))
-
-        extra = {}
-        if class_weight is not None:
-            extra["criterion__weight"] = torch.as_tensor(
-                class_weight, dtype=torch.float32
-            )
-        if self.optimizer == "sgd":
-            extra["optimizer__momentum"] = 0.9
-        net_class = (
-            skorch.NeuralNetClassifier if classifier else skorch.NeuralNetRegressor
+        return self._train(
+            X,
+            y,
+            module=MLPModule,
+            module_params={
+                "n_features": X.shape[1],
+                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
+                "n_outputs": n_outputs,
+                "dropout": self.dropout,
+                "batch_norm": self.batch_norm,
+            },
+            n_outputs=n_outputs,
+            class_weight=class_weight,
+            batch_norm=self.batch_norm,
         )
-        net = net_class(
-            MLPModule,
-            module__n_features=X.shape[1],
-            module__hidden_layer_sizes=sizes,
-            module__n_outputs=n_outputs,
-            module__dropout=self.dropout,
-            module__batch_norm=self.batch_norm,
-            criterion=torch.nn.CrossEntropyLoss if classifier else torch.nn.MSELoss,
-            optimizer=getattr(torch.optim, _OPTIMIZERS[self.optimizer]),
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=batch_size,
-            iterator_train__shuffle=True,
-            # Batch normalisation cannot train on a last batch of one sample.
-            iterator_train__drop_last=bool(
-                self.batch_norm and n_train % batch_size == 1
-            ),
-            # Each DataLoader draws a seed from its generator, or else from
-            # torch's global one: private generators keep the user's RNG out of
-            # it, and the training one fixes the data order.
-            iterator_train__generator=torch.Generator().manual_seed(order_seed),
-            iterator_valid__generator=torch.Generator(),
-            train_split=train_split,
-            callbacks=callbacks,
-            verbose=int(self.verbose),
-            device=str(device),
-            **extra,
-        )
-        # Weight initialisation and dropout draw from torch's global generator.
-        with torch_seeded(init_seed, name):
-            net.fit(X, y)
-        self.n_iter_ = len(net.history)
-        return net
-
-    def __getstate__(self):
-        # BaseEstimator may hand back the instance's own __dict__: copy it, so
-        # pickling never swaps the live net.
-        state = dict(super().__getstate__())
-        net = state.get("net_")
-        if net is not None and str(net.device) != "cpu":
-            state["net_"] = _net_on_cpu(net)
-        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -204,34 +97,6 @@ def _rows_for_skorch(X):
     # each row to stay 2-D, which holds for scipy's sparse matrices but not for
     # its sparse arrays (a csr_array row is 1-D).
     return sparse.csr_matrix(X) if sparse.issparse(X) else X
-
-
-def _net_on_cpu(net):
-    """A copy of a fitted skorch net whose tensors are all on the CPU.
-
-    skorch unpickles its modules, criteria and optimizers onto the device named
-    in the state it is given; naming the CPU moves them there without touching
-    ``net`` itself.
-    """
-    state = net.__getstate__()
-    state["device"] = "cpu"
-    copy = type(net).__new__(type(net))
-    copy.__setstate__(state)
-    return copy
-
-
-def _check_hidden_layer_sizes(hidden_layer_sizes):
-    if isinstance(hidden_layer_sizes, Integral):
-        return (int(hidden_layer_sizes),)
-    sizes = tuple(hidden_layer_sizes)
-    if not all(
-        isinstance(size, Integral) and not isinstance(size, bool) and size >= 1
-        for size in sizes
-    ):
-        raise ValueError(
-            f"hidden_layer_sizes must hold ints >= 1; got {hidden_layer_sizes!r}."
-        )
-    return tuple(int(size) for size in sizes)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -382,19 +247,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float32)
         X = _rows_for_skorch(X)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        class_weight = None
-        if self.class_weight is not None:
-            class_weight = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y
-            )
-        self.net_ = self._train(
-            X,
-            encoder.transform(y).astype(np.int64),
-            n_outputs=len(self.classes_),
-            class_weight=class_weight,
+        codes, class_weight = encode_classes(self, y)
+        self.net_ = self._train_mlp(
+            X, codes, n_outputs=len(self.classes_), class_weight=class_weight
         )
         return self
 
@@ -585,7 +440,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         scale = targets.std(axis=0)
         scale[scale == 0] = 1.0
         self.y_scale_ = scale
-        self.net_ = self._train(
+        self.net_ = self._train_mlp(
             X,
             ((targets - self.y_mean_) / self.y_scale_).astype(np.float32),
             n_outputs=self.n_outputs_,

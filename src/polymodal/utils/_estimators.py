@@ -23,13 +23,14 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'CNNEmbedder', 'ClinicalTextVectorizer', 'ConcatFusion',
-     'FactorizationFusion', 'ImageFeatures', 'ImageLoader', 'ImagePreprocessor', 'KernelFusion',
-     'KmerVectorizer', 'LateFusionClassifier', 'LateFusionRegressor',
-     'MLPClassifier', 'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion', 'OneHotSequenceEncoder',
-     'ProductFusion', 'SentenceEmbedder', 'StackingFusionClassifier', 'SubspaceFusion',
-     'TensorFusion']
+     'DeepFusionClassifier', 'FactorizationFusion', 'ImageFeatures',
+     'ImageLoader', 'ImagePreprocessor', 'KernelFusion', 'KmerVectorizer',
+     'LateFusionClassifier', 'LateFusionRegressor', 'MLPClassifier',
+     'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion',
+     'OneHotSequenceEncoder', 'ProductFusion', 'SentenceEmbedder',
+     'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
-    from ..deep import MLPClassifier, MLPRegressor
+    from ..deep import DeepFusionClassifier, MLPClassifier, MLPRegressor
     from ..fusion import (
         AverageFusion,
         ConcatFusion,
@@ -75,6 +76,7 @@ def all_estimators():
         # lr=1e-2 reaches the checks' accuracy bar within 20 epochs.
         MLPClassifier(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
         MLPRegressor(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
+        DeepFusionClassifier(embedding_dim=8, lr=1e-2, max_epochs=20, random_state=0),
         # The CPU keeps results identical on machines with a GPU.
         CNNEmbedder(device="cpu", random_state=0),
     ]

@@ -1,0 +1,274 @@
+"""DeepFusionClassifier: an end-to-end network over ModalityBlocks."""
+
+import copy
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn.compose import make_column_transformer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from polymodal import ModalityBlocks, MultimodalUnion  # noqa: E402
+from polymodal.datasets import make_patients  # noqa: E402
+from polymodal.deep import DeepFusionClassifier  # noqa: E402
+from polymodal.deep._fusion_layers import FUSION_LAYERS  # noqa: E402
+from polymodal.deep._network import drop_modalities  # noqa: E402
+from polymodal.exceptions import MissingModalityWarning  # noqa: E402
+from polymodal.image import ImageLoader, ImagePreprocessor  # noqa: E402
+from polymodal.sequence import OneHotSequenceEncoder  # noqa: E402
+from polymodal.text import ClinicalTextVectorizer  # noqa: E402
+
+FAST = {"embedding_dim": 8, "lr": 1e-2, "max_epochs": 15, "random_state": 0}
+
+
+def cohort_union():
+    """Image, note (TF-IDF), DNA one-hot and clinical blocks of make_patients."""
+    return MultimodalUnion(
+        [
+            (
+                "ct",
+                make_pipeline(ImageLoader(), ImagePreprocessor(normalize="zscore")),
+                "ct",
+            ),
+            ("note", ClinicalTextVectorizer(min_df=2), "note"),
+            ("dna", OneHotSequenceEncoder(max_length=200), "dna"),
+            (
+                "clinical",
+                make_column_transformer(
+                    (StandardScaler(), ["age", "pack_years"]),
+                    (OneHotEncoder(), ["sex"]),
+                ),
+                ["age", "sex", "pack_years"],
+            ),
+        ]
+    )
+
+
+def held_out_auroc(missing, **params):
+    X, y = make_patients(600, image_size=16, missing=missing, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    union = cohort_union()
+    train = union.fit_transform(X_train, y_train)
+    test = union.transform(X_test)
+    assert train["ct"].ndim == 4 and train["dna"].ndim == 3
+    assert sparse.issparse(train["note"])
+    model = DeepFusionClassifier(
+        embedding_dim=16, lr=3e-3, max_epochs=12, random_state=0, **params
+    ).fit(train, y_train)
+    return roc_auc_score(y_test, model.predict_proba(test)[:, 1]), model, test
+
+
+@pytest.fixture
+def blocks():
+    """A table, an image and a sequence modality, with absent rows; y follows all."""
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.tile([0, 1], n // 2)
+    lab = rng.normal(size=(n, 3)) + y[:, None]
+    ct = rng.normal(size=(n, 1, 8, 8)) + 0.5 * y[:, None, None, None]
+    dna = np.zeros((n, 4, 12))
+    dna[np.arange(n), rng.integers(0, 4, n), :] = 1.0
+    masks = {"ct": rng.random(n) < 0.7, "dna": rng.random(n) < 0.7}
+    masks["ct"][:2] = False
+    masks["dna"][:2] = False
+    ct[~masks["ct"]] = np.nan
+    dna[~masks["dna"]] = np.nan
+    return ModalityBlocks({"lab": lab, "ct": ct, "dna": dna}, masks=masks), y
+
+
+@pytest.mark.slow
+def test_learns_the_cohort_from_all_four_kinds_of_block():
+    auroc, _, _ = held_out_auroc(None)
+    assert auroc >= 0.85
+
+
+@pytest.mark.slow
+def test_keeps_working_when_each_modality_lacks_30_percent_of_rows():
+    missing = {"ct": 0.3, "note": 0.3, "dna": 0.3, "clinical": 0.3}
+    auroc, model, test = held_out_auroc(missing, modality_dropout=0.3)
+    # The generator's Bayes limit drops from 0.99 to about 0.92 at this rate.
+    assert auroc >= 0.75
+    weights = model.attention_weights(test)
+    present = np.column_stack([test.masks[name] for name in test.names])
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert (weights[~present] == 0).all()
+
+
+def test_fusion_is_searchable_in_a_pipeline():
+    X, y = make_patients(80, image_size=8, random_state=0)
+    pipeline = Pipeline(
+        [
+            ("union", cohort_union()),
+            ("fusion", "passthrough"),
+            ("head", DeepFusionClassifier(**{**FAST, "max_epochs": 2})),
+        ]
+    )
+    search = GridSearchCV(
+        pipeline,
+        {"head__fusion": ["concat", "attention", "gated", "lowrank_tensor"]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        scoring="roc_auc",
+        error_score="raise",
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.predict_proba(X).shape == (80, 2)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSION_LAYERS))
+def test_weights_cover_present_modalities_only(blocks, fusion):
+    X, y = blocks
+    model = DeepFusionClassifier(fusion=fusion, **FAST).fit(X, y)
+    weights = model.attention_weights(X)
+    present = np.column_stack([X.masks[name] for name in X.names])
+    assert weights.shape == (len(y), 3)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert (weights[~present] == 0).all()
+    assert (weights[present] > 0).all()
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSION_LAYERS))
+def test_values_in_absent_rows_do_not_matter(blocks, fusion):
+    X, y = blocks
+    model = DeepFusionClassifier(fusion=fusion, **FAST).fit(X, y)
+    garbage = {}
+    for name, block in X.items():
+        block = block.copy()
+        block[~X.masks[name]] = 1e6
+        garbage[name] = block
+    refilled = ModalityBlocks(garbage, masks=dict(X.masks))
+    np.testing.assert_array_equal(model.predict_proba(refilled), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSION_LAYERS))
+def test_fusion_layers_ignore_absent_embeddings(fusion):
+    layer = FUSION_LAYERS[fusion](3, 4)
+    embeddings = torch.randn(5, 3, 4)
+    mask = torch.tensor(
+        [[1, 1, 1], [1, 0, 1], [0, 0, 1], [0, 0, 0], [1, 1, 0]], dtype=torch.bool
+    )
+    fused, weights = layer(embeddings, mask)
+    changed = embeddings.clone()
+    changed[~mask] = 100.0
+    fused_changed, _ = layer(changed, mask)
+    assert fused.shape == (5, layer.out_features)
+    assert torch.allclose(fused, fused_changed)
+    assert torch.isfinite(fused).all()
+    np.testing.assert_allclose(weights.sum(1).detach(), [1, 1, 1, 0, 1], rtol=1e-6)
+
+
+def test_modality_dropout_hides_present_modalities_and_keeps_one():
+    mask = torch.tensor([[1, 1, 1], [0, 1, 0], [1, 0, 1], [0, 0, 0]], dtype=torch.bool)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        kept = torch.stack([drop_modalities(mask, 0.9) for _ in range(200)])
+    assert not (kept & ~mask).any()
+    assert kept[:, :3].any(dim=2).all()
+    assert not kept[:, 3].any()
+    assert (kept.float().mean(0)[0] < 0.6).all()
+
+
+def test_same_seed_same_model_and_global_rng_untouched(blocks):
+    X, y = blocks
+    before = torch.get_rng_state()
+    params = {**FAST, "modality_dropout": 0.2, "augment": True, "dropout": 0.1}
+    first = DeepFusionClassifier(**params).fit(X, y).predict_proba(X)
+    second = DeepFusionClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_prediction_never_augments_or_drops(blocks):
+    X, y = blocks
+    model = DeepFusionClassifier(augment=True, modality_dropout=0.5, **FAST).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X))
+
+
+def test_joblib_round_trip(blocks, tmp_path):
+    X, y = blocks
+    model = DeepFusionClassifier(fusion="gated", **FAST).fit(X, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    restored = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(
+        restored.attention_weights(X), model.attention_weights(X)
+    )
+
+
+def test_rows_without_modality_get_the_prior(blocks):
+    X, y = blocks
+    y = np.where(np.arange(len(y)) % 3 == 0, "cancer", "benign")
+    model = DeepFusionClassifier(**FAST).fit(X, y)
+    masks = {name: X.masks[name].copy() for name in X.names}
+    for mask in masks.values():
+        mask[[4, 7]] = False
+    emptied = ModalityBlocks({name: X[name] for name in X.names}, masks=masks)
+    with pytest.warns(MissingModalityWarning, match=r"Rows \[4, 7\]"):
+        proba = model.predict_proba(emptied)
+    np.testing.assert_allclose(proba[[4, 7]], [[2 / 3, 1 / 3]] * 2)
+    assert set(model.predict(X)) <= {"benign", "cancer"}
+    assert (model.attention_weights(emptied)[[4, 7]] == 0).all()
+
+
+def test_custom_encoder_is_copied_and_used(blocks):
+    X, y = blocks
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
+    original = copy.deepcopy(encoder.state_dict())
+    model = DeepFusionClassifier(encoders={"ct": encoder}, **FAST).fit(X, y)
+    used = model.net_.module_.encoders["ct"]
+    assert used is not encoder
+    assert isinstance(used, torch.nn.Sequential)
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(value, original[key])
+    assert not all(
+        torch.equal(value, original[key]) for key, value in used.state_dict().items()
+    )
+
+
+def test_encoder_errors_name_the_modality(blocks):
+    X, y = blocks
+    wide = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    with pytest.raises(ValueError, match=r"encoders\['ct'\] maps 2 rows .* \(2, 5\)"):
+        DeepFusionClassifier(encoders={"ct": wide}, **FAST).fit(X, y)
+    broken = torch.nn.Linear(3, 8)
+    with pytest.raises(ValueError, match=r"encoders\['ct'\] fails on a batch"):
+        DeepFusionClassifier(encoders={"ct": broken}, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match=r"\['pet'\] that the blocks do not hold"):
+        DeepFusionClassifier(encoders={"pet": wide}, **FAST).fit(X, y)
+    with pytest.raises(TypeError, match="must be a torch.nn.Module"):
+        DeepFusionClassifier(encoders={"ct": "resnet"}, **FAST).fit(X, y)
+
+
+def test_nan_inside_a_present_image_names_the_modality(blocks):
+    X, y = blocks
+    ct = X["ct"].copy()
+    row = int(np.flatnonzero(X.masks["ct"])[0])
+    ct[row, 0, 3, 3] = np.nan
+    broken = ModalityBlocks({**{n: X[n] for n in X.names}, "ct": ct}, dict(X.masks))
+    with pytest.raises(ValueError, match=rf"modality 'ct'.*present rows \[{row}\]"):
+        DeepFusionClassifier(**FAST).fit(broken, y)
+
+
+def test_sparse_blocks_and_frames_of_plain_tables():
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 30)
+    note = sparse.random(60, 20, density=0.2, random_state=0, format="csr")
+    note = note + sparse.csr_matrix(np.outer(y, np.ones(20)) * 0.5)
+    blocks = ModalityBlocks({"note": note, "lab": rng.normal(size=(60, 2))})
+    dense = ModalityBlocks({"note": note.toarray(), "lab": blocks["lab"]})
+    from_sparse = DeepFusionClassifier(**FAST).fit(blocks, y).predict_proba(blocks)
+    from_dense = DeepFusionClassifier(**FAST).fit(dense, y).predict_proba(dense)
+    np.testing.assert_allclose(from_sparse, from_dense, rtol=1e-5)
+    frame = pd.DataFrame(rng.normal(size=(60, 3)) + y[:, None], columns=list("abc"))
+    model = DeepFusionClassifier(**FAST).fit(frame, y)
+    assert list(model.modality_names_in_) == ["x"]
+    assert model.score(frame, y) >= 0.75
