@@ -272,3 +272,21 @@ def test_sparse_blocks_and_frames_of_plain_tables():
     model = DeepFusionClassifier(**FAST).fit(frame, y)
     assert list(model.modality_names_in_) == ["x"]
     assert model.score(frame, y) >= 0.75
+
+
+def test_bad_input_names_the_problem(blocks):
+    X, y = blocks
+    with pytest.raises(ValueError, match=r"at least 2 classes.*got 1 class: \[1\]"):
+        DeepFusionClassifier(**FAST).fit(X, np.ones(len(y), dtype=int))
+    model = DeepFusionClassifier(**FAST).fit(X, y)
+    renamed = ModalityBlocks(
+        {"lab": X["lab"], "pet": X["ct"], "dna": X["dna"]},
+        masks={"pet": X.masks["ct"], "dna": X.masks["dna"]},
+    )
+    with pytest.raises(ValueError, match=r"missing: \['ct'\], unexpected: \['pet'\]"):
+        model.predict_proba(renamed)
+    cropped = ModalityBlocks(
+        {**{n: X[n] for n in X.names}, "ct": X["ct"][:, :, :4]}, masks=dict(X.masks)
+    )
+    with pytest.raises(ValueError, match="Modality 'ct' has"):
+        model.predict(cropped)

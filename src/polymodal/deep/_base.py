@@ -211,6 +211,11 @@ def encode_classes(estimator, y):
     """
     check_classification_targets(y)
     encoder = LabelEncoder().fit(y)
+    if len(encoder.classes_) < 2:
+        raise ValueError(
+            f"{type(estimator).__name__} needs samples of at least 2 classes in "
+            f"the data; got 1 class: {encoder.classes_.tolist()}."
+        )
     estimator.classes_ = encoder.classes_
     weights = None
     if estimator.class_weight is not None:
