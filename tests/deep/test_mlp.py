@@ -304,7 +304,9 @@ def test_batch_norm_trains_when_the_last_batch_holds_one_row(blobs):
     clf = MLPClassifier(**FAST, batch_norm=True, batch_size=16).fit(X[:33], y[:33])
     assert clf.predict(X).shape == (120,)
     with pytest.raises(ValueError, match="n_samples = 1"):
-        MLPClassifier(**FAST, batch_norm=True).fit(X[:1], y[:1])
+        MLPRegressor(**FAST, batch_norm=True).fit(X[:1], [1.0])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        MLPClassifier(**FAST).fit(X[:1], y[:1])
 
 
 def test_early_stopping_needs_a_validation_row_per_class(blobs):
