@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from sklearn.compose import ColumnTransformer
-from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -27,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from polymodal.datasets import make_patients
-from polymodal.image._pixels import DownsampledPixels
+from polymodal.image import ImageFeatures, ImageLoader
 
 RESULTS_PATH = Path(__file__).parent / "results" / "cohort_calibration.md"
 LANGUAGES = ("en", "zh")
@@ -52,9 +51,9 @@ def note_vectorizer(language, single_tokens=False):
 def modality_featurizers(language):
     """``{row label: (name, transformer, columns)}`` for every modality."""
     return {
-        "ct: 8x8 pixels + PCA(10)": (
+        "ct: first-order, GLCM and LBP features": (
             "ct",
-            make_pipeline(DownsampledPixels(size=8), PCA(n_components=10)),
+            make_pipeline(ImageLoader(), ImageFeatures(("first_order", "glcm", "lbp"))),
             "ct",
         ),
         "note: TF-IDF n-grams": ("note", note_vectorizer(language), "note"),

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -14,8 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from polymodal.datasets import make_patients
-from polymodal.image import ImageLoader
-from polymodal.image._pixels import DownsampledPixels
+from polymodal.image import ImageFeatures, ImageLoader
 
 COLUMNS = ["patient_id", "ct", "note", "dna", "age", "sex", "pack_years"]
 MODALITY_COLUMNS = {
@@ -365,7 +363,11 @@ def test_no_modality_alone_but_all_together_predict_the_diagnosis(language):
     else:
         note_vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2)
     transformers = [
-        ("ct", make_pipeline(DownsampledPixels(), PCA(n_components=10)), "ct"),
+        (
+            "ct",
+            make_pipeline(ImageLoader(), ImageFeatures(("first_order", "glcm", "lbp"))),
+            "ct",
+        ),
         ("note", note_vectorizer, "note"),
         (
             "dna",

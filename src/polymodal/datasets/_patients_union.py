@@ -1,18 +1,19 @@
 """The per-modality transformers that fit the built-in cohort's columns."""
 
 from sklearn.compose import make_column_transformer
-from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..image._pixels import DownsampledPixels
+from ..image import ImageFeatures, ImageLoader
 from ..union import MultimodalUnion
 
 __all__ = ["make_patients_union"]
 
 #: DNA features are counts of overlapping k-mers of this length.
 KMER_SIZE = 4
+#: The CT slices are described by texture and intensity statistics.
+CT_FEATURES = ("first_order", "glcm", "lbp")
 
 
 def note_vectorizer(language):
@@ -26,11 +27,12 @@ def note_vectorizer(language):
     return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2)
 
 
-def make_patients_union(*, language="en", random_state=0):
+def make_patients_union(*, language="en"):
     """A :class:`~polymodal.MultimodalUnion` for the columns of :func:`make_patients`.
 
-    Four modalities: ``ct`` (8 x 8 downsampled pixels, then PCA to 10
-    components), ``note`` (TF-IDF, see below), ``dna`` (4-mer counts) and
+    Four modalities: ``ct`` (first-order intensity statistics, GLCM texture
+    and LBP histograms of each slice, standardised; see
+    :class:`~polymodal.image.ImageFeatures`), ``note`` (TF-IDF, see below), ``dna`` (4-mer counts) and
     ``clinical`` (age and pack-years standardised, sex one-hot encoded). The
     ``polymodal compare`` command uses it on the built-in cohort; it is also a
     starting point for a cohort with the same kind of columns.
@@ -40,8 +42,6 @@ def make_patients_union(*, language="en", random_state=0):
     language : {"en", "zh"}, default="en"
         Language of the notes: English notes get word 1-2 grams, Chinese notes
         character 1-3 grams.
-    random_state : int, RandomState instance or None, default=0
-        Seed of the image PCA's solver.
 
     Returns
     -------
@@ -55,7 +55,7 @@ def make_patients_union(*, language="en", random_state=0):
     >>> blocks.names
     ('ct', 'note', 'dna', 'clinical')
     >>> blocks["ct"].shape
-    (50, 10)
+    (50, 28)
     """
     if language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh'; got {language!r}.")
@@ -64,8 +64,9 @@ def make_patients_union(*, language="en", random_state=0):
             (
                 "ct",
                 make_pipeline(
-                    DownsampledPixels(size=8),
-                    PCA(n_components=10, random_state=random_state),
+                    ImageLoader(),
+                    ImageFeatures(features=CT_FEATURES),
+                    StandardScaler(),
                 ),
                 "ct",
             ),
