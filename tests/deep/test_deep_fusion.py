@@ -7,49 +7,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
-from sklearn.compose import make_column_transformer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from polymodal import ModalityBlocks, MultimodalUnion  # noqa: E402
-from polymodal.datasets import make_patients  # noqa: E402
+from polymodal import ModalityBlocks  # noqa: E402
+from polymodal.datasets import make_patients, make_patients_union  # noqa: E402
 from polymodal.deep import DeepFusionClassifier  # noqa: E402
 from polymodal.deep._fusion_layers import FUSION_LAYERS  # noqa: E402
 from polymodal.deep._network import drop_modalities  # noqa: E402
 from polymodal.exceptions import MissingModalityWarning  # noqa: E402
-from polymodal.image import ImageLoader, ImagePreprocessor  # noqa: E402
-from polymodal.sequence import OneHotSequenceEncoder  # noqa: E402
-from polymodal.text import ClinicalTextVectorizer  # noqa: E402
 
 FAST = {"embedding_dim": 8, "lr": 1e-2, "max_epochs": 15, "random_state": 0}
-
-
-def cohort_union():
-    """Image, note (TF-IDF), DNA one-hot and clinical blocks of make_patients."""
-    return MultimodalUnion(
-        [
-            (
-                "ct",
-                make_pipeline(ImageLoader(), ImagePreprocessor(normalize="zscore")),
-                "ct",
-            ),
-            ("note", ClinicalTextVectorizer(min_df=2), "note"),
-            ("dna", OneHotSequenceEncoder(max_length=200), "dna"),
-            (
-                "clinical",
-                make_column_transformer(
-                    (StandardScaler(), ["age", "pack_years"]),
-                    (OneHotEncoder(), ["sex"]),
-                ),
-                ["age", "sex", "pack_years"],
-            ),
-        ]
-    )
 
 
 def held_out_auroc(missing, **params):
@@ -57,7 +29,7 @@ def held_out_auroc(missing, **params):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=0
     )
-    union = cohort_union()
+    union = make_patients_union(deep=True)
     train = union.fit_transform(X_train, y_train)
     test = union.transform(X_test)
     assert train["ct"].ndim == 4 and train["dna"].ndim == 3
@@ -108,7 +80,7 @@ def test_fusion_is_searchable_in_a_pipeline():
     X, y = make_patients(80, image_size=8, random_state=0)
     pipeline = Pipeline(
         [
-            ("union", cohort_union()),
+            ("union", make_patients_union(deep=True)),
             ("fusion", "passthrough"),
             ("head", DeepFusionClassifier(**{**FAST, "max_epochs": 2})),
         ]

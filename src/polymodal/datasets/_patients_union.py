@@ -5,7 +5,9 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..image import ImageFeatures, ImageLoader
+from ..image import ImageFeatures, ImageLoader, ImagePreprocessor
+from ..sequence import OneHotSequenceEncoder
+from ..text import ClinicalTextVectorizer
 from ..union import MultimodalUnion
 
 __all__ = ["make_patients_union"]
@@ -14,6 +16,8 @@ __all__ = ["make_patients_union"]
 KMER_SIZE = 4
 #: The CT slices are described by texture and intensity statistics.
 CT_FEATURES = ("first_order", "glcm", "lbp")
+#: One-hot DNA blocks cover the longest read of the cohort.
+DNA_MAX_LENGTH = 200
 
 
 def note_vectorizer(language):
@@ -27,7 +31,7 @@ def note_vectorizer(language):
     return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2)
 
 
-def make_patients_union(*, language="en"):
+def make_patients_union(*, language="en", deep=False):
     """A :class:`~polymodal.MultimodalUnion` for the columns of :func:`make_patients`.
 
     Four modalities: ``ct`` (first-order intensity statistics, GLCM texture
@@ -42,6 +46,11 @@ def make_patients_union(*, language="en"):
     language : {"en", "zh"}, default="en"
         Language of the notes: English notes get word 1-2 grams, Chinese notes
         character 1-3 grams.
+    deep : bool, default=False
+        Give the blocks that :class:`~polymodal.deep.DeepFusionClassifier`
+        encodes itself: ``ct`` as z-scored ``(n, 1, H, W)`` images, ``dna`` as
+        one-hot ``(n, 4, 200)`` blocks, and ``note`` through
+        :class:`~polymodal.text.ClinicalTextVectorizer` (negation marked).
 
     Returns
     -------
@@ -56,30 +65,28 @@ def make_patients_union(*, language="en"):
     ('ct', 'note', 'dna', 'clinical')
     >>> blocks["ct"].shape
     (50, 28)
+    >>> make_patients_union(deep=True).fit_transform(X, y)["dna"].shape
+    (50, 4, 200)
     """
     if language not in ("en", "zh"):
         raise ValueError(f"language must be 'en' or 'zh'; got {language!r}.")
+    if deep:
+        ct = make_pipeline(ImageLoader(), ImagePreprocessor(normalize="zscore"))
+        note = ClinicalTextVectorizer(language=language, min_df=2)
+        dna = OneHotSequenceEncoder(max_length=DNA_MAX_LENGTH)
+    else:
+        ct = make_pipeline(
+            ImageLoader(), ImageFeatures(features=CT_FEATURES), StandardScaler()
+        )
+        note = note_vectorizer(language)
+        dna = CountVectorizer(
+            analyzer="char", ngram_range=(KMER_SIZE, KMER_SIZE), lowercase=False
+        )
     return MultimodalUnion(
         [
-            (
-                "ct",
-                make_pipeline(
-                    ImageLoader(),
-                    ImageFeatures(features=CT_FEATURES),
-                    StandardScaler(),
-                ),
-                "ct",
-            ),
-            ("note", note_vectorizer(language), "note"),
-            (
-                "dna",
-                CountVectorizer(
-                    analyzer="char",
-                    ngram_range=(KMER_SIZE, KMER_SIZE),
-                    lowercase=False,
-                ),
-                "dna",
-            ),
+            ("ct", ct, "ct"),
+            ("note", note, "note"),
+            ("dna", dna, "dna"),
             (
                 "clinical",
                 make_column_transformer(
