@@ -1,0 +1,252 @@
+"""What the inspection tools share: the pipeline's modalities, folds, refits."""
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_consistent_length
+
+from ..fusion._late import _ModalityEnsemble
+from ..union import REMAINDER, MultimodalUnion, dict_to_frame
+from ..utils._optional import import_optional
+from ..utils._sklearn_compat import _safe_indexing
+
+# Parameters of fusion steps that are dicts keyed by modality name.
+_MODALITY_DICT_PARAMS = ("weights", "encoders")
+
+
+def check_multimodal_pipeline(estimator, caller):
+    """Return the name of the union step, after checking the pipeline's shape.
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        A pipeline whose first step is a MultimodalUnion.
+    caller : str
+        The public function's name, for error messages.
+
+    Returns
+    -------
+    union_name : str
+    """
+    is_pipeline = isinstance(estimator, Pipeline) and bool(estimator.steps)
+    if not is_pipeline or not isinstance(estimator.steps[0][1], MultimodalUnion):
+        got = (
+            f"a Pipeline whose first step is a {type(estimator.steps[0][1]).__name__}"
+            if is_pipeline
+            else f"a {type(estimator).__name__}"
+        )
+        raise TypeError(
+            f"{caller} takes a Pipeline whose first step is a MultimodalUnion, such "
+            "as Pipeline([('union', MultimodalUnion(...)), ('fusion', "
+            f"ConcatFusion()), ('head', LogisticRegression())]); got {got}."
+        )
+    return estimator.steps[0][0]
+
+
+def check_positive_int(name, value):
+    """Raise unless ``value`` is an int >= 1 (bools excluded)."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+
+
+def check_data(X, y, groups):
+    """X with a dict made a DataFrame (splitters count a dict's keys as rows), y an array."""
+    if isinstance(X, dict):
+        X = dict_to_frame(X)
+    check_consistent_length(X, y, groups)
+    return X, np.asarray(y)
+
+
+def make_splits(estimator, X, y, cv, groups, random_state):
+    """The (train, test) folds, shared by every refit of one inspection.
+
+    An int ``cv`` gives shuffled folds, stratified for classifiers and grouped
+    when ``groups`` is given, as :func:`~polymodal.model_selection.compare_fusions`
+    does, so that a patient's rows never sit on both sides of a split.
+    """
+    classifier = is_classifier(estimator)
+    if isinstance(cv, Integral):
+        seed = random_state.randint(np.iinfo(np.int32).max)
+        if groups is not None:
+            splitter = StratifiedGroupKFold if classifier else GroupKFold
+        else:
+            splitter = StratifiedKFold if classifier else KFold
+        cv = splitter(cv, shuffle=True, random_state=seed)
+    cv = check_cv(cv, y, classifier=classifier)
+    return list(cv.split(X, y, groups))
+
+
+def check_single_scoring(estimator, scoring, caller):
+    """A scorer for one metric: each importance is a difference of one score."""
+    if isinstance(scoring, list | tuple | set | dict):
+        raise ValueError(
+            f"{caller} takes one metric (a string, a callable or None); got "
+            f"{scoring!r}. Call it once per metric."
+        )
+    return check_scoring(estimator, scoring=scoring)
+
+
+def scoring_label(scoring):
+    """How plots and frames name the metric."""
+    return scoring if isinstance(scoring, str) else "score"
+
+
+def subset_pipeline(estimator, union_name, modalities, keep):
+    """An unfitted clone of ``estimator`` that uses only the modalities ``keep``.
+
+    The other modalities are set to "drop" in the union, and the entries that
+    name them are removed from the fusion steps' per-modality parameters
+    (``weights`` and ``encoders`` dicts, the ``estimators`` of late fusion and
+    stacking), which would otherwise name modalities the blocks do not hold.
+    """
+    pipe = clone(estimator)
+    dropped = set(modalities) - set(keep)
+    if not dropped:
+        return pipe
+    params = {
+        f"{union_name}__{'remainder' if name == REMAINDER else name}": "drop"
+        for name in dropped
+    }
+    for step_name, step in pipe.steps[1:]:
+        if step is None or isinstance(step, str):
+            continue
+        own = step.get_params(deep=False)
+        for key in _MODALITY_DICT_PARAMS:
+            value = own.get(key)
+            if isinstance(value, dict) and dropped & set(value):
+                params[f"{step_name}__{key}"] = {
+                    name: entry for name, entry in value.items() if name not in dropped
+                }
+        if isinstance(step, _ModalityEnsemble) and own.get("estimators"):
+            params[f"{step_name}__estimators"] = [
+                (name, est) for name, est in own["estimators"] if name not in dropped
+            ]
+    return pipe.set_params(**params)
+
+
+def chance_estimator(estimator):
+    """The no-modality model: the training prior (classifier) or mean (regressor)."""
+    if is_classifier(estimator):
+        return DummyClassifier(strategy="prior")
+    return DummyRegressor(strategy="mean")
+
+
+def fit_and_score(estimator, X, y, train, test, scorer):
+    """Fit a clone on the training rows and score it on the test rows."""
+    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
+    return float(scorer(fitted, _safe_indexing(X, test), y[test]))
+
+
+def modality_columns(estimator, union_name, X, caller):
+    """The modalities the union produces from X, with their input columns.
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        A pipeline whose first step is a MultimodalUnion.
+    union_name : str
+        The name of that step.
+    X : DataFrame or 2-D array
+        The patient table.
+    caller : str
+        The public function's name, for error messages.
+
+    Returns
+    -------
+    dict of str to ndarray of int
+        Input column positions of each modality, in the union's order
+        (``"remainder"`` last), for the modalities that are not set to "drop"
+        and select at least one column: those the union turns into blocks.
+    """
+    union = estimator.named_steps[union_name]
+    # The union's own resolution, so that every column spec it accepts (names,
+    # positions, slices, masks, selectors) means the same columns here.
+    resolved = union._resolve_columns(X)
+    transformers = {name: trans for name, trans, _ in union.transformers}
+    transformers[REMAINDER] = union.remainder
+    columns = {
+        name: indices
+        for name, (indices, _) in resolved.items()
+        if indices.size and not _is_drop(transformers[name])
+    }
+    if not columns:
+        raise ValueError(
+            f"{caller}: the union produces no modality (each one is set to "
+            "'drop' or selects no column); there is nothing to inspect."
+        )
+    return columns
+
+
+def _is_drop(transformer):
+    return isinstance(transformer, str) and transformer == "drop"
+
+
+def permute_rows(X, columns, order):
+    """A copy of X where ``columns`` take their values from the rows ``order``.
+
+    Whole rows of the modality move together, so its presence pattern moves
+    with its values.
+    """
+    if isinstance(X, pd.DataFrame):
+        X = X.copy()
+        for position in columns:
+            column = X.iloc[:, position]
+            X.isetitem(position, column.iloc[order].set_axis(X.index))
+        return X
+    X = _as_2d_array(X).copy()
+    X[:, columns] = X[order][:, columns]
+    return X
+
+
+def remove_cells(X, columns, rows):
+    """A copy of X where ``columns`` are missing in ``rows``.
+
+    Object columns get None and the others their dtype's missing value (NaN
+    for floats and pandas' ``str`` columns; integer columns become float): the
+    values MultimodalUnion reads as missing.
+    """
+    hit = np.zeros(X.shape[0], dtype=bool)
+    hit[rows] = True
+    if isinstance(X, pd.DataFrame):
+        X = X.copy()
+        for position in columns:
+            column = X.iloc[:, position]
+            if column.dtype == object:
+                column = column.copy()
+                column.iloc[rows] = None
+            else:
+                column = column.mask(hit)
+            X.isetitem(position, column)
+        return X
+    X = _as_2d_array(X)
+    X = X.astype(object if X.dtype == object else np.result_type(X.dtype, np.float64))
+    X[np.ix_(rows, columns)] = None if X.dtype == object else np.nan
+    return X
+
+
+def _as_2d_array(X):
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        raise TypeError(
+            "Permuting or removing a modality's cells needs X as a DataFrame, a "
+            f"dict of columns or a 2-D numpy array; got {type(X).__name__}."
+        )
+    return X
+
+
+def import_pyplot(needed_for):
+    """matplotlib.pyplot, imported only when a plot is drawn."""
+    return import_optional(
+        "matplotlib.pyplot", extra="plot", needed_for=needed_for, package="matplotlib"
+    )
