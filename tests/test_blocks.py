@@ -163,10 +163,11 @@ def test_to_slicedict_zero_fills_absent_rows_and_carries_masks():
     )
     data = blocks.to_slicedict()
     assert list(data) == ["ct", "mask__ct", "note", "mask__note", "lab", "mask__lab"]
-    assert data["ct"].dtype == np.float32 and data["ct"].shape == (2, 1, 2, 2)
-    np.testing.assert_array_equal(data["note"], [[0.0, 2.0], [1.0, 0.0]])
-    np.testing.assert_array_equal(data["lab"], [[1.5], [0.0]])
-    np.testing.assert_array_equal(data["mask__lab"], [True, False])
+    assert str(data["ct"].dtype) == "torch.float32"
+    assert tuple(data["ct"].shape) == (2, 1, 2, 2)
+    np.testing.assert_array_equal(data["note"].numpy(), [[0.0, 2.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(data["lab"].numpy(), [[1.5], [0.0]])
+    np.testing.assert_array_equal(data["mask__lab"].numpy(), [True, False])
     # Row slicing works as skorch's batching and validation splits need.
     assert data[[1]]["mask__lab"].tolist() == [False]
     # The blocks themselves are not changed.

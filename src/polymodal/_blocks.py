@@ -263,10 +263,10 @@ class ModalityBlocks:
 
         skorch unpacks only real mappings into ``forward(**X)``, which is why
         ModalityBlocks (not a mapping) is converted. Each block becomes a dense
-        float32 array of its full shape (sparse blocks are densified), with its
-        absent rows filled with zeros so that no NaN reaches the network; the
-        key ``mask__<name>`` holds the boolean presence mask, which the network
-        must use to keep those zeros out of its fusion. Needs skorch
+        float32 CPU tensor of its full shape (sparse blocks are densified), with
+        its absent rows filled with zeros so that no NaN reaches the network; the
+        key ``mask__<name>`` holds the presence mask as a bool tensor, which the
+        network must use to keep those zeros out of its fusion. Needs skorch
         (``pip install "polymodal[deep]"``).
 
         Returns
@@ -288,14 +288,19 @@ class ModalityBlocks:
         helper = import_optional(
             "skorch.helper", extra="deep", needed_for="ModalityBlocks.to_slicedict"
         )
+        # Tensors, not arrays: skorch then slices whole batches instead of
+        # turning every row into a tensor on its own.
+        torch = import_optional(
+            "torch", extra="deep", needed_for="ModalityBlocks.to_slicedict"
+        )
         arrays = {}
         for name, block in self._blocks.items():
             mask = self._masks[name]
             dense = block.toarray() if sparse.issparse(block) else block
             values = np.array(dense, dtype=np.float32)
             values[~mask] = 0.0
-            arrays[name] = values
-            arrays[f"mask__{name}"] = mask.copy()
+            arrays[name] = torch.from_numpy(values)
+            arrays[f"mask__{name}"] = torch.from_numpy(mask.copy())
         return helper.SliceDict(**arrays)
 
     def _normalize_rows(self, key):

@@ -16,7 +16,7 @@ pytest.importorskip("skorch")
 
 from polymodal import ModalityBlocks  # noqa: E402
 from polymodal.datasets import make_patients, make_patients_union  # noqa: E402
-from polymodal.deep import DeepFusionClassifier  # noqa: E402
+from polymodal.deep import DeepFusionClassifier, DeepFusionRegressor  # noqa: E402
 from polymodal.deep._fusion_layers import FUSION_LAYERS  # noqa: E402
 from polymodal.deep._network import drop_modalities  # noqa: E402
 from polymodal.exceptions import MissingModalityWarning  # noqa: E402
@@ -262,3 +262,25 @@ def test_bad_input_names_the_problem(blocks):
     )
     with pytest.raises(ValueError, match="Modality 'ct' has"):
         model.predict(cropped)
+
+
+def test_regressor_fits_blocks_and_predicts_the_mean_without_modalities(
+    blocks, tmp_path
+):
+    X, _ = blocks
+    y = X["lab"][:, 0] + 0.5 * X["lab"][:, 1]
+    model = DeepFusionRegressor(**{**FAST, "max_epochs": 40}).fit(X, y)
+    assert model.score(X, y) > 0.8
+    masks = {name: X.masks[name].copy() for name in X.names}
+    for mask in masks.values():
+        mask[3] = False
+    emptied = ModalityBlocks({name: X[name] for name in X.names}, masks=masks)
+    with pytest.warns(MissingModalityWarning, match=r"Rows \[3\]"):
+        predicted = model.predict(emptied)
+    assert predicted[3] == pytest.approx(y.mean())
+    two_targets = DeepFusionRegressor(**FAST).fit(X, np.column_stack([y, -y]))
+    assert two_targets.predict(X).shape == (len(y), 2)
+    joblib.dump(model, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "model.joblib").predict(X), model.predict(X)
+    )

@@ -22,7 +22,13 @@ from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._torch import import_torch, resolve_device, torch_seed, torch_seeded
 
-__all__ = ["BaseNet", "check_hidden_layer_sizes", "encode_classes"]
+__all__ = [
+    "BaseNet",
+    "check_hidden_layer_sizes",
+    "encode_classes",
+    "standardize_targets",
+    "unstandardize_predictions",
+]
 
 _OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 
@@ -223,3 +229,25 @@ def encode_classes(estimator, y):
             estimator.class_weight, classes=estimator.classes_, y=y
         )
     return encoder.transform(y).astype(np.int64), weights
+
+
+def standardize_targets(estimator, y):
+    """Set ``n_outputs_``, ``y_mean_``, ``y_scale_``; return y standardised, float32.
+
+    Training on standardised targets keeps the learning rate independent of
+    the targets' scale; a constant target keeps scale 1.
+    """
+    targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    estimator.n_outputs_ = targets.shape[1]
+    estimator.y_mean_ = targets.mean(axis=0)
+    scale = targets.std(axis=0)
+    scale[scale == 0] = 1.0
+    estimator.y_scale_ = scale
+    return ((targets - estimator.y_mean_) / estimator.y_scale_).astype(np.float32)
+
+
+def unstandardize_predictions(estimator, output):
+    """Map a net's outputs back to the targets' units; 1-D for one target."""
+    output = np.asarray(output, dtype=np.float64).reshape(len(output), -1)
+    y_pred = output * estimator.y_scale_ + estimator.y_mean_
+    return y_pred.ravel() if estimator.n_outputs_ == 1 else y_pred

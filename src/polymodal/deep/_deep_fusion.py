@@ -1,11 +1,12 @@
-"""DeepFusionClassifier: one network over all modality blocks, trained end to end."""
+"""Deep fusion estimators: one network over all modality blocks, trained end to end."""
 
 import copy
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, is_regressor
 from sklearn.utils.validation import (
+    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -14,14 +15,186 @@ from sklearn.utils.validation import (
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._torch import import_torch
 from ..utils.validation import validate_blocks, warn_rows_without_modality
-from ._base import BaseNet, check_hidden_layer_sizes, encode_classes
+from ._base import (
+    BaseNet,
+    check_hidden_layer_sizes,
+    encode_classes,
+    standardize_targets,
+    unstandardize_predictions,
+)
 
-__all__ = ["DeepFusionClassifier"]
+__all__ = ["DeepFusionClassifier", "DeepFusionRegressor"]
 
 _FUSIONS = ("concat", "attention", "gated", "lowrank_tensor")
 
 
-class DeepFusionClassifier(ClassifierMixin, BaseNet):
+class _BaseDeepFusion(BaseNet):
+    """Parameters, network and modality weights shared by the deep fusion estimators."""
+
+    _parameter_constraints = {
+        **BaseNet._parameter_constraints,
+        "encoders": [dict, None],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "fusion": [StrOptions(set(_FUSIONS))],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "augment": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        encoders,
+        embedding_dim,
+        fusion,
+        hidden_layer_sizes,
+        dropout,
+        modality_dropout,
+        augment,
+        lr,
+        max_epochs,
+        batch_size,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        optimizer,
+        device,
+        random_state,
+        verbose,
+    ):
+        super().__init__(
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            optimizer=optimizer,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.encoders = encoders
+        self.embedding_dim = embedding_dim
+        self.fusion = fusion
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.modality_dropout = modality_dropout
+        self.augment = augment
+
+    def _validate_training_data(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        blocks = validate_blocks(self, X, reset=True, allow_nd=True)
+        if is_regressor(self):
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)
+        else:
+            y = column_or_1d(y, warn=True)
+        check_consistent_length(blocks, y)
+        return blocks, y
+
+    def _train_network(self, blocks, y, *, n_outputs, class_weight=None):
+        from ._network import FusionNetwork
+
+        return self._train(
+            blocks.to_slicedict(),
+            y,
+            module=FusionNetwork,
+            module_params={
+                "block_shapes": {
+                    name: block.shape[1:] for name, block in blocks.items()
+                },
+                "custom_encoders": self._custom_encoders(blocks),
+                "embedding_dim": self.embedding_dim,
+                "fusion": self.fusion,
+                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
+                "n_outputs": n_outputs,
+                "dropout": self.dropout,
+                "modality_dropout": self.modality_dropout,
+                "augment": self.augment,
+            },
+            n_outputs=n_outputs,
+            class_weight=class_weight,
+            batch_norm=False,
+        )
+
+    def attention_weights(self, X):
+        """Per-row weights of the modalities in the fusion.
+
+        For ``fusion="attention"`` these are the attention weights; for
+        ``"gated"`` each modality's gate averaged over the features; for
+        ``"concat"`` and ``"lowrank_tensor"``, which weigh nothing, the uniform
+        weights over the present modalities. In every case a row's weights sum
+        to 1 over its present modalities and are 0 for absent ones (all 0 for a
+        row with none).
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            Blocks with the modalities seen in fit.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, n_modalities)
+            Columns in the order of ``modality_names_in_``.
+        """
+        torch = import_torch(type(self).__name__)
+        blocks, _ = self._blocks_for_prediction(X)
+        data = blocks.to_slicedict()
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        module.eval()
+        weights = []
+        with torch.no_grad():
+            for start in range(0, len(blocks), self.net_.batch_size):
+                batch = data[start : start + self.net_.batch_size]
+                inputs = {
+                    key: torch.as_tensor(value).to(device)
+                    for key, value in batch.items()
+                }
+                weights.append(module.fuse(**inputs)[1].cpu().numpy())
+        return np.concatenate(weights).astype(np.float64)
+
+    def _blocks_for_prediction(self, X):
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False, allow_nd=True)
+        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
+        return blocks, empty
+
+    def _custom_encoders(self, blocks):
+        """Deep copies of the user's encoders; unknown modalities are an error."""
+        if not self.encoders:
+            return {}
+        unknown = sorted(set(self.encoders) - set(blocks.names))
+        if unknown:
+            raise ValueError(
+                f"encoders names modalities {unknown} that the blocks do not hold; "
+                f"the modalities are {list(blocks.names)}."
+            )
+        for name, module in self.encoders.items():
+            if not HasMethods(["forward", "parameters"]).is_satisfied_by(module):
+                raise TypeError(
+                    f"encoders[{name!r}] must be a torch.nn.Module; got "
+                    f"{type(module).__name__}."
+                )
+        return {name: copy.deepcopy(module) for name, module in self.encoders.items()}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
     r"""A network with one encoder per modality and a fusion layer, trained end to end.
 
     It takes the :class:`~polymodal.ModalityBlocks` of a
@@ -159,17 +332,7 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
     """
 
     _parameter_constraints = {
-        **BaseNet._parameter_constraints,
-        "encoders": [dict, None],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "fusion": [StrOptions(set(_FUSIONS))],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
-        "augment": ["boolean"],
+        **_BaseDeepFusion._parameter_constraints,
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
@@ -196,6 +359,13 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
         verbose=0,
     ):
         super().__init__(
+            encoders=encoders,
+            embedding_dim=embedding_dim,
+            fusion=fusion,
+            hidden_layer_sizes=hidden_layer_sizes,
+            dropout=dropout,
+            modality_dropout=modality_dropout,
+            augment=augment,
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
@@ -207,13 +377,6 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
             random_state=random_state,
             verbose=verbose,
         )
-        self.encoders = encoders
-        self.embedding_dim = embedding_dim
-        self.fusion = fusion
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.dropout = dropout
-        self.modality_dropout = modality_dropout
-        self.augment = augment
         self.class_weight = class_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -233,41 +396,13 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
         -------
         self : DeepFusionClassifier
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        blocks = validate_blocks(self, X, reset=True, allow_nd=True)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(blocks, y)
+        blocks, y = self._validate_training_data(X, y)
         codes, class_weight = encode_classes(self, y)
         self.class_prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(
             codes
         )
-        custom = self._custom_encoders(blocks)
-        from ._network import FusionNetwork
-
-        self.net_ = self._train(
-            blocks.to_slicedict(),
-            codes,
-            module=FusionNetwork,
-            module_params={
-                "block_shapes": {
-                    name: block.shape[1:] for name, block in blocks.items()
-                },
-                "custom_encoders": custom,
-                "embedding_dim": self.embedding_dim,
-                "fusion": self.fusion,
-                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
-                "n_outputs": len(self.classes_),
-                "dropout": self.dropout,
-                "modality_dropout": self.modality_dropout,
-                "augment": self.augment,
-            },
-            n_outputs=len(self.classes_),
-            class_weight=class_weight,
-            batch_norm=False,
+        self.net_ = self._train_network(
+            blocks, codes, n_outputs=len(self.classes_), class_weight=class_weight
         )
         return self
 
@@ -308,15 +443,153 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def attention_weights(self, X):
-        """Per-row weights of the modalities in the fusion.
 
-        For ``fusion="attention"`` these are the attention weights; for
-        ``"gated"`` each modality's gate averaged over the features; for
-        ``"concat"`` and ``"lowrank_tensor"``, which weigh nothing, the uniform
-        weights over the present modalities. In every case a row's weights sum
-        to 1 over its present modalities and are 0 for absent ones (all 0 for a
-        row with none).
+class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
+    r"""The regression counterpart of :class:`DeepFusionClassifier`.
+
+    The same network (one encoder per modality, a fusion layer over the
+    present modalities, an MLP head) with one linear output per target,
+    trained on the mean squared error of standardised targets.
+
+    Parameters
+    ----------
+    encoders : dict of str to torch.nn.Module, default=None
+        Encoders for some modalities, deep-copied; the others get the default
+        encoder of their block's shape.
+    embedding_dim : int, default=32
+        Width of every modality's embedding.
+    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, \
+            default="attention"
+        The fusion layer; see :class:`DeepFusionClassifier`.
+    hidden_layer_sizes : int or sequence of int, default=(32,)
+        Hidden layers of the head.
+    dropout : float, default=0.0
+        Dropout rate in the head.
+    modality_dropout : float, default=0.0
+        Training-time rate at which whole present modalities are hidden.
+    augment : bool, default=False
+        Random flips and small rotations of image modalities during training.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=50
+        Number of passes over the training data.
+    batch_size : int, default=32
+        Rows per mini-batch.
+    early_stopping : bool, default=False
+        Stop on the loss of a held-out ``validation_fraction`` and restore the
+        best epoch.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without a lower validation loss before training stops.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        The torch optimizer.
+    device : str or torch.device, default="auto"
+        Torch device: ``"auto"`` uses CUDA when torch sees a GPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything random in training; torch's global random state is
+        left as it was.
+    verbose : int, default=0
+        Above 0, skorch prints a table of the losses after each epoch.
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Number of targets.
+    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+        Mean and standard deviation of the training targets; rows with no
+        modality present are predicted ``y_mean_``.
+    modality_names_in_ : ndarray of str
+        The modalities seen in fit, in order.
+    n_features_in_ : int
+        Total number of input values per row over all modalities.
+    net_ : skorch.NeuralNetRegressor
+        The trained net.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    DeepFusionClassifier : The classifier, with the fusion layers' formulas.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> from polymodal.deep import DeepFusionRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> lab, vitals = rng.normal(size=(80, 2)), rng.normal(size=(80, 2))
+    >>> y = lab[:, 0] + vitals[:, 1]
+    >>> blocks = ModalityBlocks({"lab": lab, "vitals": vitals})
+    >>> reg = DeepFusionRegressor(embedding_dim=8, lr=1e-2, max_epochs=40,
+    ...                           random_state=0).fit(blocks, y)
+    >>> bool(reg.score(blocks, y) > 0.8)
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        encoders=None,
+        embedding_dim=32,
+        fusion="attention",
+        hidden_layer_sizes=(32,),
+        dropout=0.0,
+        modality_dropout=0.0,
+        augment=False,
+        lr=1e-3,
+        max_epochs=50,
+        batch_size=32,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        optimizer="adam",
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            encoders=encoders,
+            embedding_dim=embedding_dim,
+            fusion=fusion,
+            hidden_layer_sizes=hidden_layer_sizes,
+            dropout=dropout,
+            modality_dropout=modality_dropout,
+            augment=augment,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            optimizer=optimizer,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on the blocks.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            The union's output; a plain 2-D array is one modality ``"x"``.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : DeepFusionRegressor
+        """
+        blocks, y = self._validate_training_data(X, y)
+        targets = standardize_targets(self, y)
+        self.net_ = self._train_network(blocks, targets, n_outputs=self.n_outputs_)
+        return self
+
+    def predict(self, X):
+        """Predicted targets.
 
         Parameters
         ----------
@@ -325,51 +598,19 @@ class DeepFusionClassifier(ClassifierMixin, BaseNet):
 
         Returns
         -------
-        weights : ndarray of shape (n_samples, n_modalities)
-            Columns in the order of ``modality_names_in_``.
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+            One column per target; 1-D when there is one target. Rows with no
+            modality present hold ``y_mean_``.
         """
-        torch = import_torch(type(self).__name__)
-        blocks, _ = self._blocks_for_prediction(X)
-        data = blocks.to_slicedict()
-        module = self.net_.module_
-        device = next(module.parameters()).device
-        module.eval()
-        weights = []
-        with torch.no_grad():
-            for start in range(0, len(blocks), self.net_.batch_size):
-                batch = data[start : start + self.net_.batch_size]
-                inputs = {
-                    key: torch.as_tensor(value).to(device)
-                    for key, value in batch.items()
-                }
-                weights.append(module.fuse(**inputs)[1].cpu().numpy())
-        return np.concatenate(weights).astype(np.float64)
-
-    def _blocks_for_prediction(self, X):
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False, allow_nd=True)
-        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
-        return blocks, empty
-
-    def _custom_encoders(self, blocks):
-        """Deep copies of the user's encoders; unknown modalities are an error."""
-        if not self.encoders:
-            return {}
-        unknown = sorted(set(self.encoders) - set(blocks.names))
-        if unknown:
-            raise ValueError(
-                f"encoders names modalities {unknown} that the blocks do not hold; "
-                f"the modalities are {list(blocks.names)}."
-            )
-        for name, module in self.encoders.items():
-            if not HasMethods(["forward", "parameters"]).is_satisfied_by(module):
-                raise TypeError(
-                    f"encoders[{name!r}] must be a torch.nn.Module; got "
-                    f"{type(module).__name__}."
-                )
-        return {name: copy.deepcopy(module) for name, module in self.encoders.items()}
+        blocks, empty = self._blocks_for_prediction(X)
+        y_pred = unstandardize_predictions(
+            self, self.net_.predict(blocks.to_slicedict())
+        )
+        warn_rows_without_modality(empty, "they are predicted the training mean")
+        y_pred[empty] = self.y_mean_ if y_pred.ndim == 2 else self.y_mean_[0]
+        return y_pred
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
         return tags

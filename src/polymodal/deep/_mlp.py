@@ -11,7 +11,13 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._base import BaseNet, check_hidden_layer_sizes, encode_classes
+from ._base import (
+    BaseNet,
+    check_hidden_layer_sizes,
+    encode_classes,
+    standardize_targets,
+    unstandardize_predictions,
+)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -434,17 +440,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y_numeric=True,
         )
         X = _rows_for_skorch(X)
-        targets = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        self.n_outputs_ = targets.shape[1]
-        self.y_mean_ = targets.mean(axis=0)
-        scale = targets.std(axis=0)
-        scale[scale == 0] = 1.0
-        self.y_scale_ = scale
-        self.net_ = self._train_mlp(
-            X,
-            ((targets - self.y_mean_) / self.y_scale_).astype(np.float32),
-            n_outputs=self.n_outputs_,
-        )
+        targets = standardize_targets(self, y)
+        self.net_ = self._train_mlp(X, targets, n_outputs=self.n_outputs_)
         return self
 
     def predict(self, X):
@@ -461,9 +458,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             One column per target; 1-D when there is one target.
         """
         X = self._validate_X_predict(X)
-        output = self.net_.predict(X).astype(np.float64).reshape(X.shape[0], -1)
-        y_pred = output * self.y_scale_ + self.y_mean_
-        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+        return unstandardize_predictions(self, self.net_.predict(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,14 +23,20 @@ def all_estimators():
     >>> from polymodal.utils import all_estimators
     >>> sorted(type(est).__name__ for est in all_estimators())
     ['AverageFusion', 'CNNEmbedder', 'ClinicalTextVectorizer', 'ConcatFusion',
-     'DeepFusionClassifier', 'FactorizationFusion', 'ImageFeatures',
+     'DeepFusionClassifier', 'DeepFusionRegressor', 'FactorizationFusion',
+     'ImageFeatures',
      'ImageLoader', 'ImagePreprocessor', 'KernelFusion', 'KmerVectorizer',
      'LateFusionClassifier', 'LateFusionRegressor', 'MLPClassifier',
      'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion',
      'OneHotSequenceEncoder', 'ProductFusion', 'SentenceEmbedder',
      'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
-    from ..deep import DeepFusionClassifier, MLPClassifier, MLPRegressor
+    from ..deep import (
+        DeepFusionClassifier,
+        DeepFusionRegressor,
+        MLPClassifier,
+        MLPRegressor,
+    )
     from ..fusion import (
         AverageFusion,
         ConcatFusion,
@@ -77,6 +83,7 @@ def all_estimators():
         MLPClassifier(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
         MLPRegressor(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
         DeepFusionClassifier(embedding_dim=8, lr=1e-2, max_epochs=20, random_state=0),
+        DeepFusionRegressor(embedding_dim=8, lr=1e-2, max_epochs=20, random_state=0),
         # The CPU keeps results identical on machines with a GPU.
         CNNEmbedder(device="cpu", random_state=0),
     ]
@@ -102,6 +109,13 @@ _EXPECTED_FAILED_CHECKS = {
         ],
         _UNION_RETURNS_BLOCKS,
     ),
+    "DeepFusionRegressor": {
+        "check_methods_subset_invariance": (
+            "the network computes in float32 and each encoder sees only a batch's "
+            "present rows, so a row's prediction moves by ~1e-7 relative with its "
+            "batch mates, above the check's float64 tolerance"
+        ),
+    },
     "SubspaceFusion": {
         "check_transformer_n_iter": (
             "max_iter bounds only the iterative two-modality CCA/PLS solver; the "
