@@ -22,7 +22,7 @@ $(VENV)/.installed-test: $(PY) $(INSTALL_INPUTS)
 	touch $@
 
 demo: $(VENV)/.installed-demo
-	$(VENV)/bin/polymodal compare --output $(DEMO_OUTPUT)
+	$(VENV)/bin/polymodal compare --out $(DEMO_OUTPUT)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks

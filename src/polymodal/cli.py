@@ -7,54 +7,141 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MaxAbsScaler
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import type_of_target
+
+from . import _config, fusion, io
+from ._config import ConfigError, read_config
+from .datasets import make_patients, make_patients_union
+from .deep import DeepFusionClassifier, MLPClassifier
+from .model_selection import compare_fusions
+from .union import MultimodalUnion
 
 __all__ = ["main"]
 
 _TABLE_SUFFIXES = {".csv", ".parquet", ".pq"}
+_EXAMPLE_CONFIG = "examples/polymodal.toml"
+#: The columns make_patients writes, which make_patients_union reads.
+_BUILTIN_COLUMNS = ("ct", "note", "dna", "age", "sex", "pack_years")
+_BUILTIN_TARGET = "diagnosis"
+_KERNEL_HEAD = "svm (precomputed kernel)"
+
+
+class _UserError(Exception):
+    """A mistake in the arguments or the data; reported in one line, status 2."""
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
+def _logistic():
+    # MaxAbsScaler keeps sparse TF-IDF blocks sparse while putting k-mer counts
+    # and standardised values on one scale.
+    return make_pipeline(MaxAbsScaler(), LogisticRegression(C=0.1, max_iter=2000))
+
+
+def _random_forest(random_state):
+    return RandomForestClassifier(n_estimators=300, random_state=random_state)
+
+
+def _xgboost(random_state):
+    # xgboost is an optional dependency: only this head needs it.
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(
+        n_estimators=200,
+        max_depth=3,
+        learning_rate=0.1,
+        random_state=random_state,
+        n_jobs=1,
+    )
+
+
+def _svm(random_state):
+    # SVC(probability=True) is deprecated; one calibrator fitted on
+    # cross-validated decision values gives the probabilities instead.
+    return CalibratedClassifierCV(SVC(random_state=random_state), ensemble=False)
+
+
+#: --heads name -> factory of the classifier, given the random state.
+_HEADS = {
+    "logistic": lambda random_state: _logistic(),
+    "random_forest": _random_forest,
+    "xgboost": _xgboost,
+    "svm": _svm,
+    "mlp": lambda random_state: MLPClassifier(random_state=random_state),
+}
+_DEFAULT_HEADS = ("logistic", "random_forest", "xgboost")
+
+
+#: --fusions name -> (factory of the estimator given the random state, whether
+#: it is the pipeline's last step, predicting from the blocks itself).
+_FUSIONS = {
+    "concat": (lambda random_state: fusion.ConcatFusion(), False),
+    "average": (
+        lambda random_state: fusion.AverageFusion(random_state=random_state),
+        False,
+    ),
+    "product": (
+        lambda random_state: fusion.ProductFusion(random_state=random_state),
+        False,
+    ),
+    "tensor": (
+        lambda random_state: fusion.TensorFusion(random_state=random_state),
+        False,
+    ),
+    "kernel": (lambda random_state: fusion.KernelFusion(), False),
+    "subspace": (lambda random_state: fusion.SubspaceFusion(), False),
+    "factorization": (
+        lambda random_state: fusion.FactorizationFusion(random_state=random_state),
+        False,
+    ),
+    "late": (lambda random_state: fusion.LateFusionClassifier(_logistic()), True),
+    "stacking": (
+        lambda random_state: fusion.StackingFusionClassifier(_logistic()),
+        True,
+    ),
+    "deep": (
+        lambda random_state: DeepFusionClassifier(random_state=random_state),
+        True,
+    ),
+}
+_DEFAULT_FUSIONS = ("concat", "late", "stacking")
+
+
+def _check_names(names, valid, option):
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise _UserError(
+            f"{option}: unknown name {unknown[0]!r}; choose from {', '.join(valid)}."
+        )
+    # Asking twice for one candidate would score it twice under one name.
+    return list(dict.fromkeys(names))
 
 
 def _read_table(path):
     path = Path(path)
     if path.suffix.lower() not in _TABLE_SUFFIXES:
-        raise SystemExit(
-            f"polymodal: {path} is not a table; give a .csv or .parquet file."
-        )
-    if not path.exists():
-        raise SystemExit(f"polymodal: {path} does not exist.")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    return pd.read_parquet(path)
+        raise _UserError(f"{path} is not a table; give a .csv or .parquet file.")
+    if not path.is_file():
+        raise _UserError(f"{path} does not exist.")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except (ValueError, OSError, ImportError) as error:
+        raise _UserError(f"cannot read {path}: {_one_line(error)}") from None
 
 
-def _default_heads(random_state):
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import MaxAbsScaler
-    from xgboost import XGBClassifier
-
-    return {
-        "logistic regression": make_pipeline(
-            MaxAbsScaler(), LogisticRegression(C=0.1, max_iter=2000)
-        ),
-        "random forest": RandomForestClassifier(
-            n_estimators=300, random_state=random_state
-        ),
-        "xgboost": XGBClassifier(
-            n_estimators=200,
-            max_depth=3,
-            learning_rate=0.1,
-            random_state=random_state,
-            n_jobs=1,
-        ),
-    }
-
-
-def _write_builtin_cohort(output, args):
-    from .datasets import make_patients
-
+def _write_builtin_cohort(out, args):
     # Absolute image paths keep the table usable from any working directory.
-    cohort_dir = (output / "cohort").resolve()
+    cohort_dir = (out / "cohort").resolve()
     missing = {column: args.missing for column in ("ct", "note", "dna", "clinical")}
     X, y = make_patients(
         n_samples=args.n_samples,
@@ -63,82 +150,230 @@ def _write_builtin_cohort(output, args):
         as_files=cohort_dir / "images",
         random_state=args.random_state,
     )
-    table = X.assign(**{y.name: y})
     path = cohort_dir / "cohort.csv"
-    table.to_csv(path, index=False)
-    return path, y.name
+    X.assign(**{y.name: y}).to_csv(path, index=False)
+    return path
+
+
+def _check_column(table, column, what, data_path):
+    if column not in table.columns:
+        raise _UserError(
+            f"the {what} column {column!r} is not in {data_path}; its columns are "
+            f"{', '.join(map(str, table.columns))}."
+        )
+
+
+def _check_target(y, target, cv, heads):
+    """Check the labels; return the metrics to score them with (None: the default)."""
+    absent = np.flatnonzero(pd.isna(y))
+    if absent.size:
+        raise _UserError(
+            f"the target column {target!r} is empty in {absent.size} rows (first: "
+            f"{', '.join(map(str, absent[:5]))}); drop them or fill them in."
+        )
+    kind = type_of_target(y)
+    if kind not in ("binary", "multiclass"):
+        raise _UserError(
+            f"the target column {target!r} holds {kind} values; polymodal compare "
+            "classifies, so give a column of class labels."
+        )
+    labels, counts = np.unique(y, return_counts=True)
+    labels = labels.tolist()
+    if counts.min() < cv:
+        raise _UserError(
+            f"class {labels[counts.argmin()]!r} of {target!r} has {counts.min()} "
+            f"rows, fewer than the {cv} folds of --cv; lower --cv or add rows."
+        )
+    if "xgboost" in heads and labels != list(range(len(labels))):
+        raise _UserError(
+            f"the xgboost head needs the classes of {target!r} coded 0 to "
+            f"{len(labels) - 1}; they are {', '.join(map(repr, labels))}. Recode "
+            "the column, or leave xgboost out of --heads."
+        )
+    if kind == "binary" and labels[1] != 1:
+        # The average_precision scorer takes the class 1 as the positive one;
+        # AUROC and balanced accuracy take the labels as they are.
+        return ["roc_auc", "balanced_accuracy"]
+    return None
+
+
+def _union(config, table, target, data_path, language):
+    if config is not None:
+        return config.make_union(list(table.columns), target=target, data=data_path)
+    missing = [column for column in _BUILTIN_COLUMNS if column not in table.columns]
+    if missing:
+        raise _UserError(
+            f"{data_path} lacks the built-in cohort's columns "
+            f"{', '.join(missing)}; describe your columns with --config (see "
+            f"{_EXAMPLE_CONFIG})."
+        )
+    return make_patients_union(language=language)
+
+
+def _candidates(args):
+    """The named fusion steps, final steps and heads of the comparison."""
+    fusions, finals = {}, {}
+    for name in _check_names(args.fusions, tuple(_FUSIONS), "--fusions"):
+        make, final = _FUSIONS[name]
+        (finals if final else fusions)[name] = make(args.random_state)
+    if not fusions:
+        # compare_fusions needs one; the final steps are ranked against it.
+        feeding = [name for name, (_, final) in _FUSIONS.items() if not final]
+        raise _UserError(
+            "--fusions: name at least one fusion step that feeds the heads "
+            f"({', '.join(feeding)}) besides the final steps."
+        )
+    heads = {}
+    for name in _check_names(args.heads, tuple(_HEADS), "--heads"):
+        try:
+            heads[name] = _HEADS[name](args.random_state)
+        except ImportError as error:
+            raise _UserError(f"--heads {name}: {_one_line(error)}") from None
+    if "kernel" in fusions:
+        # A kernel matrix only feeds a head that takes a precomputed kernel;
+        # compare_fusions pairs it with this head and no other.
+        heads[_KERNEL_HEAD] = SVC(kernel="precomputed")
+    return fusions, finals, heads
 
 
 def _compare(args):
-    from . import io
-    from .datasets import make_patients_union
-    from .fusion import ConcatFusion
-    from .model_selection import compare_fusions
-
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    fusions, finals, heads = _candidates(args)
+    config = read_config(args.config) if args.config else None
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _UserError(f"cannot create the folder {out}: {error.strerror}.") from None
     if args.data is None:
-        data_path, target = _write_builtin_cohort(output, args)
+        data_path = _write_builtin_cohort(out, args)
         print(f"Built-in synthetic cohort written to {data_path}")
     else:
-        data_path, target = Path(args.data), args.target
+        data_path = Path(args.data)
     table = _read_table(data_path)
-    if target not in table.columns:
-        raise SystemExit(
-            f"polymodal: the target column {target!r} is not in {data_path}; "
-            f"its columns are {list(table.columns)}."
-        )
+    target, groups = args.target, args.groups
+    if config is not None:
+        target = target or config.target
+        groups = groups or config.groups
+        if target is None:
+            raise _UserError(
+                f"no target column: set target in {config.path} or pass --target."
+            )
+    target = target or _BUILTIN_TARGET
+    _check_column(table, target, "target", data_path)
+    if groups is not None:
+        _check_column(table, groups, "groups", data_path)
     y = table[target].to_numpy()
+    union = _union(config, table, target, data_path, args.language)
+    scoring = _check_target(y, target, args.cv, heads)
     X = table.drop(columns=[target])
-    language = args.language
-    union = make_patients_union(language=language)
     print(
-        f"Comparing fusion choices on {len(X)} patients "
-        f"({args.cv}-fold cross-validation, AUROC)..."
+        f"Comparing fusion choices on {len(X)} rows ({args.cv}-fold "
+        "cross-validation, ranked by AUROC)..."
     )
     start = time.perf_counter()
-    result = compare_fusions(
-        union,
-        X,
-        y,
-        fusions={"concat": ConcatFusion()},
-        heads=_default_heads(args.random_state),
-        cv=args.cv,
-        scoring="roc_auc",
-        n_jobs=args.n_jobs,
-        verbose=1,
-        random_state=args.random_state,
-    )
+    try:
+        result = compare_fusions(
+            union,
+            X,
+            y,
+            fusions=fusions,
+            heads=heads,
+            final_fusions=finals,
+            cv=args.cv,
+            scoring=scoring,
+            groups=None if groups is None else table[groups].to_numpy(),
+            n_jobs=args.jobs,
+            verbose=1,
+            random_state=args.random_state,
+        )
+    except (ValueError, OSError, ImportError) as error:
+        raise _UserError(_one_line(error)) from None
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
     print(result.to_markdown())
-    (output / "comparison.md").write_text(result.to_markdown())
-    result.to_frame().to_csv(output / "comparison.csv")
-    model_path = io.save(result.best_estimator_, output / "best_model.joblib")
+    report = result.save(out)
+    model_path = io.save(result.best_estimator_, out / "model.joblib")
     print(f"Best: {result.best_candidate_}")
-    print(f"Ranked table written to {output / 'comparison.md'}")
-    print(f"Best pipeline (refit on all {len(X)} patients) saved to {model_path}")
+    print(f"Report written to {report}")
+    print(f"Best pipeline (refit on all {len(X)} rows) saved to {model_path}")
     print(f"Predict with: polymodal predict {model_path} {data_path}")
     return 0
 
 
-def _predict(args):
-    from . import io
+def _needed_columns(union):
+    """Input column -> the modalities that read it, from the fitted union."""
+    needed = {}
+    for name, transformer, columns in union.transformers_:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        if isinstance(columns, str):
+            columns = [columns]
+        # Column selectors, positions and masks name no column; the union
+        # checks those itself.
+        if isinstance(columns, list | tuple) and all(
+            isinstance(column, str) for column in columns
+        ):
+            for column in columns:
+                needed.setdefault(column, []).append(name)
+    return needed
 
+
+def _load_model(path):
+    if not Path(path).is_file():
+        raise _UserError(f"the model file {path} does not exist.")
+    # A truncated or foreign file can fail inside unpickling in many ways.
+    try:
+        model = io.load(path)
+    except Exception as error:
+        raise _UserError(
+            f"cannot load the model file {path}: {_one_line(error)}"
+        ) from None
+    if not (
+        isinstance(model, Pipeline)
+        and isinstance(model[0], MultimodalUnion)
+        and hasattr(model[0], "transformers_")
+    ):
+        raise _UserError(
+            f"{path} does not hold a fitted pipeline that starts with a "
+            "MultimodalUnion, as `polymodal compare` writes."
+        )
+    return model
+
+
+def _predict(args):
+    model = _load_model(args.model)
     table = _read_table(args.data)
-    if not Path(args.model).exists():
-        raise SystemExit(f"polymodal: the model file {args.model} does not exist.")
-    model = io.load(args.model)
-    predictions = pd.DataFrame(index=table.index)
-    if "patient_id" in table.columns:
-        predictions["patient_id"] = table["patient_id"]
-    predictions["prediction"] = model.predict(table)
-    if hasattr(model, "predict_proba"):
-        probabilities = model.predict_proba(table)
-        for label, column in zip(model.classes_, probabilities.T, strict=True):
-            predictions[f"probability_{label}"] = np.round(column, 6)
+    union = model[0]
+    needed = _needed_columns(union)
+    missing = [column for column in needed if column not in table.columns]
+    if missing:
+        modalities = sorted({name for column in missing for name in needed[column]})
+        raise _UserError(
+            f"{args.data} lacks the columns {', '.join(missing)}, which the model "
+            f"reads for the modalities {', '.join(modalities)}."
+        )
+    try:
+        # Transform once: the blocks give both the presence of each modality
+        # and the input of the fusion step and head.
+        blocks = union.transform(table)
+        rest = model[1:]
+        predictions = pd.DataFrame(index=table.index)
+        if "patient_id" in table.columns:
+            predictions["patient_id"] = table["patient_id"]
+        predictions["prediction"] = rest.predict(blocks)
+        if hasattr(rest, "predict_proba"):
+            probabilities = rest.predict_proba(blocks)
+            for label, column in zip(model.classes_, probabilities.T, strict=True):
+                predictions[f"probability_{label}"] = np.round(column, 6)
+    except (ValueError, OSError, ImportError) as error:
+        raise _UserError(_one_line(error)) from None
+    present = np.column_stack([blocks.masks[name] for name in blocks.names])
+    predictions["modalities_used"] = [
+        ";".join(name for name, used in zip(blocks.names, row, strict=True) if used)
+        for row in present
+    ]
     output = (
-        Path(args.output)
-        if args.output
+        Path(args.out)
+        if args.out
         else Path(args.data).with_name(Path(args.data).stem + "_predictions.csv")
     )
     predictions.to_csv(output, index=False)
@@ -146,8 +381,37 @@ def _predict(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, like every other error of the command line.
+        self.exit(2, f"polymodal: {message} (see `{self.prog} --help`).\n")
+
+
+def _at_least(minimum):
+    def convert(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}; got {text}")
+        return value
+
+    # argparse names the type in its message for a non-integer.
+    convert.__name__ = "int"
+    return convert
+
+
+def _share(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1); got {text}")
+    return value
+
+
+# argparse names the type in its message for a non-number.
+_share.__name__ = "float"
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="polymodal",
         description="Multimodal learning for medicine: compare fusion choices, "
         "then predict with the best model.",
@@ -157,47 +421,133 @@ def _parser():
     compare = commands.add_parser(
         "compare",
         help="cross-validate fusion × head candidates and save the best pipeline",
-        description="Cross-validate early fusion with three heads (logistic "
-        "regression, random forest, XGBoost) against each modality alone, print "
-        "the ranked table and save the best pipeline. Without --data it runs on "
-        "the built-in synthetic cohort, written to OUTPUT/cohort as a table plus "
-        "image files.",
+        # The epilog's layout matters, so the description is wrapped by hand.
+        description="Cross-validate every fusion step with every head, the "
+        "final-step fusions, and each\nmodality alone with every head; print "
+        "per-fold progress and the ranked table; write\nreport.md, scores.png and "
+        "results.json to DIR and the best pipeline, refitted on all\nrows, to "
+        "DIR/model.joblib. Without DATA it runs on the built-in synthetic cohort,"
+        "\nwritten to DIR/cohort as a table plus image files. Errors exit with "
+        "status 2.",
+        epilog=f"The --config file:\n\n{_config.__doc__}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument(
-        "--data", help="a .csv or .parquet table with the cohort's columns"
-    )
-    compare.add_argument("--target", default="diagnosis", help="the target column")
-    compare.add_argument(
-        "--output", default="polymodal-results", help="folder for the report and model"
-    )
-    compare.add_argument("--cv", type=int, default=5, help="number of folds")
-    compare.add_argument(
-        "--n-samples", type=int, default=600, help="size of the built-in cohort"
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="a .csv or .parquet table, one row per patient; without it, the "
+        "built-in synthetic cohort",
     )
     compare.add_argument(
-        "--language", choices=("en", "zh"), default="en", help="language of the notes"
+        "--config",
+        metavar="TOML",
+        help="a TOML file naming the target, the groups and each modality's "
+        f"columns and transformer (format below; example: {_EXAMPLE_CONFIG}); "
+        "without it DATA must have the built-in cohort's columns "
+        f"({', '.join(_BUILTIN_COLUMNS)})",
+    )
+    compare.add_argument(
+        "--target",
+        metavar="COL",
+        help="the column to predict (overrides the config's target; default "
+        f"without a config: {_BUILTIN_TARGET})",
+    )
+    compare.add_argument(
+        "--groups",
+        metavar="COL",
+        help="a column of group labels such as patient IDs: a group's rows never "
+        "sit on both sides of a split (overrides the config's groups)",
+    )
+    compare.add_argument(
+        "--cv",
+        type=_at_least(2),
+        default=5,
+        metavar="K",
+        help="number of folds (default: 5)",
+    )
+    compare.add_argument(
+        "--fusions",
+        nargs="+",
+        metavar="NAME",
+        default=list(_DEFAULT_FUSIONS),
+        help=f"fusion methods to compare, from: {', '.join(_FUSIONS)}; late, "
+        "stacking and deep are final steps that predict themselves, kernel is "
+        "paired with an SVM on the precomputed kernel (default: "
+        f"{' '.join(_DEFAULT_FUSIONS)})",
+    )
+    compare.add_argument(
+        "--heads",
+        nargs="+",
+        metavar="NAME",
+        default=list(_DEFAULT_HEADS),
+        help=f"classifiers that read the fused features, from: {', '.join(_HEADS)} "
+        f"(default: {' '.join(_DEFAULT_HEADS)})",
+    )
+    compare.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="folds run in parallel (-1: every core; default: one at a time)",
+    )
+    compare.add_argument(
+        "-o",
+        "--out",
+        metavar="DIR",
+        default="polymodal-results",
+        help="folder for the report, the model and the built-in cohort "
+        "(default: polymodal-results)",
+    )
+    compare.add_argument(
+        "--n-samples",
+        type=_at_least(1),
+        default=600,
+        metavar="N",
+        help="built-in cohort: number of patients (default: 600)",
+    )
+    compare.add_argument(
+        "--language",
+        choices=("en", "zh"),
+        default="en",
+        help="language of the built-in cohort's notes, and of the built-in note "
+        "vectorizer when there is no --config (default: en)",
     )
     compare.add_argument(
         "--missing",
-        type=float,
+        type=_share,
         default=0.0,
-        help="share of patients lacking each modality in the built-in cohort",
+        metavar="SHARE",
+        help="built-in cohort: share of patients lacking each modality (default: 0)",
     )
     compare.add_argument(
-        "--n-jobs", type=int, default=None, help="folds run in parallel"
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the built-in cohort, the folds and the heads (default: 0)",
     )
-    compare.add_argument("--random-state", type=int, default=0)
     compare.set_defaults(run=_compare)
 
     predict = commands.add_parser(
         "predict",
         help="predict with a model saved by `polymodal compare`",
         description="Read a table in the same format as the training data and "
-        "write one row of predictions per input row.",
+        "write one row per input row: patient_id (when DATA has it), the "
+        "prediction, one probability column per class (when the model gives "
+        "probabilities) and modalities_used, the modalities present in the row "
+        "(separated by ';'). Errors exit with status 2.",
     )
-    predict.add_argument("model", help="a model file written by `polymodal compare`")
-    predict.add_argument("data", help="a .csv or .parquet table")
-    predict.add_argument("--output", help="where to write the predictions (.csv)")
+    predict.add_argument(
+        "model", metavar="MODEL", help="a model file written by `polymodal compare`"
+    )
+    predict.add_argument("data", metavar="DATA", help="a .csv or .parquet table")
+    predict.add_argument(
+        "-o",
+        "--out",
+        metavar="CSV",
+        help="where to write the predictions (default: DATA's folder, "
+        "<DATA name>_predictions.csv)",
+    )
     predict.set_defaults(run=_predict)
     return parser
 
@@ -213,10 +563,20 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit status.
+        The exit status, 0.
+
+    Raises
+    ------
+    SystemExit
+        With status 2 after a one-line ``polymodal: ...`` message on stderr,
+        when the arguments, the configuration or the data are wrong.
     """
     args = _parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (_UserError, ConfigError) as error:
+        print(f"polymodal: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,10 +1,19 @@
 """Warning classes raised by polymodal."""
 
-__all__ = ["MissingModalityWarning", "PolymodalWarning", "RowFailureWarning"]
+__all__ = [
+    "GroupLeakageWarning",
+    "MissingModalityWarning",
+    "PolymodalWarning",
+    "RowFailureWarning",
+]
 
 
 class PolymodalWarning(UserWarning):
     """Base class of polymodal's warnings."""
+
+
+class GroupLeakageWarning(PolymodalWarning):
+    """A cross-validation fold has rows of one group on both sides of its split."""
 
 
 class MissingModalityWarning(PolymodalWarning):

@@ -1,17 +1,28 @@
+import warnings
+
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    StratifiedKFold,
+    cross_validate,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from polymodal import MultimodalUnion
+from polymodal.exceptions import GroupLeakageWarning
 from polymodal.fusion import ConcatFusion, KernelFusion, LateFusionClassifier
 from polymodal.model_selection import FusionComparison, compare_fusions
+from polymodal.model_selection._statistics import corrected_interval, corrected_ttest
 
 
 class CountingScaler(StandardScaler):
@@ -53,14 +64,47 @@ def test_union_is_fitted_once_per_fold_whatever_the_candidates(data):
             "concat-noind": ConcatFusion(indicators=False),
         },
         heads={"lr": LogisticRegression(), "lr-weak": LogisticRegression(C=0.01)},
+        final_fusions={"late": LateFusionClassifier(LogisticRegression())},
         cv=3,
         random_state=0,
     )
-    # 3 folds + 1 refit of the best pipeline on all rows.
-    assert len(CountingScaler.fits) == 4
-    # 2 fusions x 2 heads + 2 modalities x 2 heads.
-    assert len(result.candidates_) == 8
+    # 2 fusions x 2 heads + 2 modalities x 2 heads + 1 final-step fusion.
+    assert len(result.candidates_) == 9
+    # One fit per fold, on that fold's training rows, then one refit of the
+    # best pipeline on all rows: not one per candidate and fold (27).
+    train_sizes = result.scores_.drop_duplicates("fold")["n_train"].tolist()
+    assert CountingScaler.fits == [*train_sizes, len(X)]
     assert set(result.scores_["fold"]) == {0, 1, 2}
+
+
+def test_pipeline_memory_spares_grid_search_the_union_refits(data, tmp_path):
+    X, y = data
+    CountingScaler.fits.clear()
+    pipe = Pipeline(
+        [
+            ("union", make_union()),
+            ("fusion", ConcatFusion()),
+            ("head", LogisticRegression()),
+        ],
+        memory=joblib.Memory(tmp_path, verbose=0),
+    )
+    search = GridSearchCV(
+        pipe,
+        {"head__C": [0.1, 1.0, 10.0], "fusion__indicators": [True, False]},
+        cv=3,
+        refit=False,
+    )
+    search.fit(X, y)
+    # The union comes before the searched steps: one fit per fold, the other
+    # five candidates of the fold load it from the cache.
+    assert len(CountingScaler.fits) == 3
+    search.fit(X, y)
+    assert len(CountingScaler.fits) == 3
+    without_memory = GridSearchCV(pipe.set_params(memory=None), search.param_grid, cv=3)
+    np.testing.assert_allclose(
+        without_memory.fit(X, y).cv_results_["mean_test_score"],
+        search.cv_results_["mean_test_score"],
+    )
 
 
 def test_scores_equal_a_hand_written_cross_validation(data):
@@ -75,6 +119,7 @@ def test_scores_equal_a_hand_written_cross_validation(data):
         random_state=3,
         baselines=None,
     )
+    assert result.metrics_ == ["roc_auc", "average_precision", "balanced_accuracy"]
     pipe = Pipeline(
         [
             ("union", make_union()),
@@ -82,15 +127,16 @@ def test_scores_equal_a_hand_written_cross_validation(data):
             ("head", RandomForestClassifier(n_estimators=20, random_state=0)),
         ]
     )
-    expected = cross_val_score(
+    expected = cross_validate(
         pipe,
         X,
         y,
         cv=StratifiedKFold(4, shuffle=True, random_state=3),
-        scoring="roc_auc",
+        scoring=result.metrics_,
     )
-    ours = result.scores_.query("candidate == 'concat + rf'")["score"].to_numpy()
-    np.testing.assert_allclose(ours, expected)
+    for metric in result.metrics_:
+        ours = result.scores_.query("metric == @metric")["score"].to_numpy()
+        np.testing.assert_allclose(ours, expected[f"test_{metric}"])
 
 
 def test_summary_ranking_and_best_estimator(data):
@@ -109,16 +155,151 @@ def test_summary_ranking_and_best_estimator(data):
     frame = result.to_frame()
     assert frame.index[0] == result.best_candidate_
     assert frame["roc_auc_mean"].is_monotonic_decreasing
+    assert frame["rank"].tolist() == [1, 2, 3]
     assert set(frame.index) == {
         "concatfusion + logisticregression",
         "age only + logisticregression",
         "smoking only + logisticregression",
     }
-    assert {"roc_auc_sd", "accuracy_mean"} <= set(frame.columns)
+    assert {"roc_auc_sd", "accuracy_mean", "accuracy_ci_high"} <= set(frame.columns)
     markdown = result.to_markdown()
-    assert markdown.splitlines()[0] == "| rank | candidate | roc_auc | accuracy |"
+    assert markdown.splitlines()[0] == (
+        "| rank | candidate | roc_auc | accuracy | roc_auc 95% CI | p vs best "
+        "| p vs best single modality |"
+    )
+    assert len(markdown.splitlines()) == 2 + 3
     assert " ± " in markdown
     assert result.best_estimator_.predict_proba(X).shape == (len(X), 2)
+
+
+def test_statistics_follow_the_fold_scores(data):
+    X, y = data
+    result = compare_fusions(
+        make_union(),
+        X,
+        y,
+        fusions={"concat": ConcatFusion()},
+        heads={
+            "lr": LogisticRegression(),
+            "rf": RandomForestClassifier(20, random_state=0),
+        },
+        cv=4,
+        random_state=0,
+    )
+    frame = result.to_frame()
+    folds = result.scores_.drop_duplicates("fold")
+    assert folds["n_train"].tolist() == [36] * 4
+    assert folds["n_test"].tolist() == [12] * 4
+    table = result.scores_.pivot_table(
+        index=["metric", "candidate"], columns="fold", values="score"
+    )
+    for metric in result.metrics_:
+        for candidate in frame.index:
+            scores = table.loc[(metric, candidate)].to_numpy()
+            low, high = corrected_interval(scores, 36, 12)
+            row = frame.loc[candidate]
+            assert row[f"{metric}_mean"] == pytest.approx(scores.mean())
+            assert row[f"{metric}_sd"] == pytest.approx(np.std(scores, ddof=1))
+            assert (row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]) == (
+                pytest.approx((low, high))
+            )
+    auc = table.loc["roc_auc"]
+    best, baseline = result.best_candidate_, result.best_baseline_
+    assert baseline in result.baselines_
+    assert baseline == frame.loc[result.baselines_, "roc_auc_mean"].idxmax()
+    for candidate in frame.index:
+        row = frame.loc[candidate]
+        for reference, suffix in ((best, "best"), (baseline, "baseline")):
+            if candidate == reference:
+                assert np.isnan(row[f"t_vs_{suffix}"])
+                assert np.isnan(row[f"p_vs_{suffix}"])
+                continue
+            t, p = corrected_ttest(auc.loc[candidate], auc.loc[reference], 36, 12)
+            assert row[f"t_vs_{suffix}"] == pytest.approx(t)
+            assert row[f"p_vs_{suffix}"] == pytest.approx(p)
+    assert (frame["t_vs_best"].dropna() <= 0).all()
+    difference = result.difference("concat + lr", baseline)
+    row = frame.loc["concat + lr"]
+    assert difference["mean"] == pytest.approx(
+        row["roc_auc_mean"] - frame.loc[baseline, "roc_auc_mean"]
+    )
+    assert difference["t"] == pytest.approx(row["t_vs_baseline"])
+    assert difference["p"] == pytest.approx(row["p_vs_baseline"])
+    assert difference["ci_low"] <= difference["mean"] <= difference["ci_high"]
+    reverse = result.difference(baseline, "concat + lr")
+    assert reverse["t"] == pytest.approx(-difference["t"])
+    assert reverse["ci_low"] == pytest.approx(-difference["ci_high"])
+    accuracy = result.difference("concat + lr", baseline, metric="balanced_accuracy")
+    assert accuracy["mean"] == pytest.approx(
+        row["balanced_accuracy_mean"] - frame.loc[baseline, "balanced_accuracy_mean"]
+    )
+    with pytest.raises(ValueError, match="No candidate named 'nope'"):
+        result.difference(best, "nope")
+    with pytest.raises(ValueError, match="metric 'r2' was not scored"):
+        result.difference(best, baseline, metric="r2")
+
+
+def test_without_baselines_the_baseline_tests_are_empty(data):
+    X, y = data
+    result = compare_fusions(
+        make_union(),
+        X,
+        y,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression()},
+        cv=3,
+        random_state=0,
+        baselines=None,
+    )
+    assert result.best_baseline_ is None
+    assert result.baselines_ == []
+    assert result.to_frame()[["t_vs_baseline", "p_vs_baseline"]].isna().all().all()
+    assert "single modality" not in result.to_markdown()
+
+
+def test_default_metrics_for_regressors_and_multiclass_targets(data):
+    X, y = data
+    groups = np.arange(len(y)) // 4
+    outcome = X["age"].to_numpy() * 0.1 + y
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GroupLeakageWarning)
+        result = compare_fusions(
+            make_union(),
+            X,
+            outcome,
+            fusions={"concat": ConcatFusion()},
+            heads={"ridge": Ridge()},
+            cv=3,
+            groups=groups,
+            random_state=0,
+        )
+    assert result.metrics_ == ["r2", "neg_mean_absolute_error"]
+    assert result.best_candidate_ == "concat + ridge"
+    three_classes = np.arange(len(y)) % 3
+    result = compare_fusions(
+        make_union(),
+        X,
+        three_classes,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression()},
+        cv=3,
+        random_state=0,
+        baselines=None,
+    )
+    assert result.metrics_[0] == "roc_auc_ovr"
+    assert result.scores_["score"].notna().all()
+    words = np.where(y == 1, "cancer", "benign")
+    result = compare_fusions(
+        make_union(),
+        X,
+        words,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression()},
+        cv=3,
+        random_state=0,
+        baselines=None,
+    )
+    assert result.metrics_ == ["roc_auc", "balanced_accuracy"]
 
 
 def test_single_modality_baseline_pipeline_drops_the_others(data):
@@ -189,6 +370,78 @@ def test_bad_arguments(data):
         compare_fusions(make_union(), X, y, fusions=[ConcatFusion()], heads={})
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         compare_fusions(make_union(), X, y[:-1], fusions=[ConcatFusion()], heads=heads)
+    with pytest.raises(ValueError, match="non-empty list of metric names"):
+        compare_fusions(
+            make_union(), X, y, fusions=[ConcatFusion()], heads=heads, scoring=[]
+        )
+
+
+@pytest.mark.filterwarnings("ignore:The groups parameter is ignored:UserWarning")
+def test_a_splitter_that_mixes_groups_is_named_in_a_warning(data):
+    X, y = data
+    groups = np.array([f"P{row // 4:02d}" for row in range(len(y))])
+    with pytest.warns(GroupLeakageWarning, match=r"of 3 of 3 folds: fold 0 \(groups '"):
+        compare_fusions(
+            make_union(),
+            X,
+            y,
+            fusions={"concat": ConcatFusion()},
+            heads={"lr": LogisticRegression()},
+            cv=KFold(3, shuffle=True, random_state=0),
+            groups=groups,
+            baselines=None,
+        )
+    # KFold without shuffling keeps each patient's four consecutive rows
+    # together here: no fold mixes a group.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GroupLeakageWarning)
+        compare_fusions(
+            make_union(),
+            X,
+            y,
+            fusions={"concat": ConcatFusion()},
+            heads={"lr": LogisticRegression()},
+            cv=KFold(3),
+            groups=groups,
+            baselines=None,
+        )
+
+
+def test_parallel_folds_give_the_serial_scores(data):
+    X, y = data
+    arguments = {
+        "fusions": {"concat": ConcatFusion()},
+        "heads": {"rf": RandomForestClassifier(10, random_state=0)},
+        "cv": 3,
+        "random_state": 0,
+    }
+    serial = compare_fusions(make_union(), X, y, **arguments)
+    with joblib.parallel_config(backend="threading"):
+        threads = compare_fusions(make_union(), X, y, n_jobs=2, **arguments)
+    pd.testing.assert_frame_equal(serial.scores_, threads.scores_)
+
+
+@pytest.mark.slow
+def test_dask_backend_gives_the_serial_scores(data):
+    pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    X, y = data
+    arguments = {
+        "fusions": {"concat": ConcatFusion()},
+        "heads": {"rf": RandomForestClassifier(10, random_state=0)},
+        "cv": 3,
+        "random_state": 0,
+    }
+    serial = compare_fusions(make_union(), X, y, **arguments)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_dask = compare_fusions(make_union(), X, y, n_jobs=2, **arguments)
+    pd.testing.assert_frame_equal(serial.scores_, on_dask.scores_)
 
 
 def test_kernel_fusion_pairs_only_with_precomputed_kernel_heads(data):
@@ -231,7 +484,9 @@ def test_final_step_fusions_are_candidates(data):
         baselines=None,
     )
     assert set(result.to_frame().index) == {"concat + lr", "late"}
-    late_scores = result.scores_.query("candidate == 'late'")["score"]
+    late_scores = result.scores_.query("candidate == 'late' and metric == 'roc_auc'")[
+        "score"
+    ]
     assert late_scores.between(0, 1).all()
     assert len(late_scores) == 3
     with pytest.raises(ValueError, match=r"share the names \['lr'\]"):

@@ -1,0 +1,318 @@
+"""The TOML file that tells polymodal compare what the columns of a table hold.
+
+A configuration names the target column, optionally a column of group labels
+(patient IDs), and one [modalities.<name>] table per modality:
+
+    target = "diagnosis"
+    groups = "patient_id"            # optional: a patient's rows stay in one fold
+
+    [modalities.ct]
+    columns = "ct"                   # a column name, or a list of them
+    transformer = "image"            # a recipe, see below
+    loader = { on_error = "missing", size = [128, 128] }   # image only
+    params = { features = ["first_order", "glcm", "lbp"] }
+
+    [modalities.note]
+    columns = "note"
+    transformer = "text"
+    params = { language = "en", ngram_range = [1, 2], min_df = 2 }
+
+    [modalities.clinical]
+    columns = ["age", "sex", "pack_years"]
+    transformer = "tabular"
+
+Recipes (params are the keyword arguments of the transformer named):
+
+    image     ImageLoader -> ImageFeatures -> StandardScaler; loader holds
+              ImageLoader's parameters (dicom_window, size, on_error, ...),
+              params ImageFeatures'. One column of file paths.
+    text      ClinicalTextVectorizer (TF-IDF, negation marked). One column.
+    sentence  SentenceEmbedder (offline sentence embeddings). One column.
+    kmer      KmerVectorizer (k-mer counts of DNA, RNA or protein). One column.
+    molecule  MorganFingerprint (of SMILES strings). One column.
+    tabular   numeric columns: median imputation and StandardScaler; the
+              others: most-frequent imputation and one-hot encoding (unknown
+              categories ignored). No params.
+
+TOML arrays become tuples, the form scikit-learn-style parameters such as
+ngram_range and size take.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .image import ImageFeatures, ImageLoader
+from .molecule import MorganFingerprint
+from .sequence import KmerVectorizer
+from .text import ClinicalTextVectorizer, SentenceEmbedder
+from .union import MultimodalUnion
+
+__all__ = ["Config", "ConfigError", "read_config"]
+
+_TOP_KEYS = ("target", "groups", "modalities")
+_MODALITY_KEYS = ("columns", "transformer", "params", "loader")
+
+#: recipe name -> the transformer that ``params`` configure (None: no params).
+#: Every recipe but "tabular" reads exactly one column.
+_RECIPES = {
+    "image": ImageFeatures,
+    "text": ClinicalTextVectorizer,
+    "sentence": SentenceEmbedder,
+    "kmer": KmerVectorizer,
+    "molecule": MorganFingerprint,
+    "tabular": None,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot describe a union; the message is one line."""
+
+
+def _tabular():
+    # The selectors run on the modality's own columns at fit, so a column's
+    # dtype in the table decides whether it is scaled or one-hot encoded.
+    return make_column_transformer(
+        (
+            make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+            make_column_selector(dtype_include="number"),
+        ),
+        (
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OneHotEncoder(handle_unknown="ignore"),
+            ),
+            make_column_selector(dtype_exclude="number"),
+        ),
+        verbose_feature_names_out=False,
+    )
+
+
+def _build(recipe, table, error):
+    if recipe == "tabular":
+        return _tabular()
+    transformer = _make(_RECIPES[recipe], table.get("params", {}), "params", error)
+    if recipe == "image":
+        return make_pipeline(
+            _make(ImageLoader, table.get("loader", {}), "loader", error),
+            transformer,
+            StandardScaler(),
+        )
+    return transformer
+
+
+def _make(cls, params, key, error):
+    accepted = cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise error(
+            f"{key}.{unknown[0]}",
+            f"{cls.__name__} has no parameter {unknown[0]!r}; its parameters are "
+            f"{', '.join(sorted(accepted))}",
+        )
+    return cls(**{name: _from_toml(value) for name, value in params.items()})
+
+
+def _from_toml(value):
+    if isinstance(value, list):
+        return tuple(_from_toml(item) for item in value)
+    return value
+
+
+@dataclass(frozen=True)
+class _Modality:
+    name: str
+    recipe: str
+    # A str gives one-column transformers a 1-D column; a list gives the
+    # tabular recipe's column selectors a DataFrame, even for a single column.
+    columns: str | list
+    transformer: object
+
+
+@dataclass(frozen=True)
+class Config:
+    """A parsed configuration file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file it was read from, for messages.
+    target : str or None
+        The target column, when the file names one.
+    groups : str or None
+        The column of group labels, when the file names one.
+    modalities : tuple
+        One entry per ``[modalities.<name>]`` table, in file order, each with
+        ``name``, ``recipe``, ``columns`` and an unfitted ``transformer``.
+    """
+
+    path: Path
+    target: str | None
+    groups: str | None
+    modalities: tuple
+
+    def make_union(self, columns, *, target, data="the data"):
+        """The union of the modalities, after checking their columns exist.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            The columns of the table the union will be fitted on.
+        target : str
+            The target column, which no modality may read.
+        data : str, default="the data"
+            How to name the table in messages (usually its path).
+
+        Returns
+        -------
+        MultimodalUnion
+
+        Raises
+        ------
+        ConfigError
+            When a modality names a column the table lacks, or the target.
+        """
+        available = set(columns)
+        for modality in self.modalities:
+            names = (
+                [modality.columns]
+                if isinstance(modality.columns, str)
+                else modality.columns
+            )
+            for name in names:
+                if name == target:
+                    raise self._error(
+                        modality.name,
+                        "columns",
+                        f"{name!r} is the target column; a modality that reads the "
+                        "target makes every score meaningless",
+                    )
+                if name not in available:
+                    raise self._error(
+                        modality.name,
+                        "columns",
+                        f"{name!r} is not a column of {data}; its columns are "
+                        f"{', '.join(map(str, columns))}",
+                    )
+        return MultimodalUnion(
+            [
+                (modality.name, modality.transformer, modality.columns)
+                for modality in self.modalities
+            ]
+        )
+
+    def _error(self, modality, key, message):
+        return ConfigError(f"{self.path}: [modalities.{modality}] {key}: {message}.")
+
+
+def _optional_column(document, key, path):
+    value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{path}: {key}: expected a column name; got {value!r}.")
+    return value
+
+
+def _read_modality(name, table, path):
+    def error(key, message):
+        return ConfigError(f"{path}: [modalities.{name}] {key}: {message}.")
+
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: modalities.{name}: expected a table with columns and transformer."
+        )
+    for key in table:
+        if key not in _MODALITY_KEYS:
+            raise error(key, f"unknown key; the keys are {', '.join(_MODALITY_KEYS)}")
+    for key in ("columns", "transformer"):
+        if key not in table:
+            raise error(key, "missing")
+    recipe = table["transformer"]
+    if recipe not in _RECIPES:
+        raise error(
+            "transformer",
+            f"unknown recipe {recipe!r}; the recipes are {', '.join(_RECIPES)}",
+        )
+    one_column = recipe != "tabular"
+    sub_tables = {"image": ("params", "loader"), "tabular": ()}.get(recipe, ("params",))
+    for key in ("params", "loader"):
+        if key in table and key not in sub_tables:
+            raise error(key, f"the {recipe} recipe takes no {key}")
+        if not isinstance(table.get(key, {}), dict):
+            raise error(key, f"expected a table of parameters; got {table[key]!r}")
+    columns = table["columns"]
+    if isinstance(columns, str):
+        columns = [columns]
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(column, str) for column in columns)
+    ):
+        raise error(
+            "columns", f"expected a column name or a list of them; got {columns!r}"
+        )
+    if one_column and len(columns) != 1:
+        raise error(
+            "columns",
+            f"the {recipe} recipe reads one column; got {len(columns)}",
+        )
+    return _Modality(
+        name,
+        recipe,
+        columns[0] if one_column else columns,
+        _build(recipe, table, error),
+    )
+
+
+def read_config(path):
+    """Read and check a configuration file (the format is in the module docstring).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A TOML file.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the file, the modality and the key,
+        when the file cannot be read or does not describe a union.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as error:
+        reason = error.strerror or error
+        raise ConfigError(f"cannot read the config file {path}: {reason}.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}.") from None
+    for key in document:
+        if key not in _TOP_KEYS:
+            raise ConfigError(
+                f"{path}: {key}: unknown key; the top-level keys are "
+                f"{', '.join(_TOP_KEYS)}."
+            )
+    target = _optional_column(document, "target", path)
+    groups = _optional_column(document, "groups", path)
+    modalities = document.get("modalities")
+    if not isinstance(modalities, dict) or not modalities:
+        raise ConfigError(
+            f"{path}: modalities: add at least one [modalities.<name>] table."
+        )
+    return Config(
+        path=path,
+        target=target,
+        groups=groups,
+        modalities=tuple(
+            _read_modality(name, table, path) for name, table in modalities.items()
+        ),
+    )
