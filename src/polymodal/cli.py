@@ -164,7 +164,7 @@ def _check_column(table, column, what, data_path):
 
 
 def _check_target(y, target, cv, heads):
-    """Check the labels; return the metrics to score them with (None: the default)."""
+    """Check that the labels can be cross-validated and scored by the heads."""
     absent = np.flatnonzero(pd.isna(y))
     if absent.size:
         raise _UserError(
@@ -190,11 +190,6 @@ def _check_target(y, target, cv, heads):
             f"{len(labels) - 1}; they are {', '.join(map(repr, labels))}. Recode "
             "the column, or leave xgboost out of --heads."
         )
-    if kind == "binary" and labels[1] != 1:
-        # The average_precision scorer takes the class 1 as the positive one;
-        # AUROC and balanced accuracy take the labels as they are.
-        return ["roc_auc", "balanced_accuracy"]
-    return None
 
 
 def _union(config, table, target, data_path, language):
@@ -264,7 +259,7 @@ def _compare(args):
         _check_column(table, groups, "groups", data_path)
     y = table[target].to_numpy()
     union = _union(config, table, target, data_path, args.language)
-    scoring = _check_target(y, target, args.cv, heads)
+    _check_target(y, target, args.cv, heads)
     X = table.drop(columns=[target])
     print(
         f"Comparing fusion choices on {len(X)} rows ({args.cv}-fold "
@@ -280,7 +275,6 @@ def _compare(args):
             heads=heads,
             final_fusions=finals,
             cv=args.cv,
-            scoring=scoring,
             groups=None if groups is None else table[groups].to_numpy(),
             n_jobs=args.jobs,
             verbose=1,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import _installed_versions
+from ..utils._optional import import_optional
 
 __all__ = [
     "draw_scores",
@@ -31,12 +32,7 @@ METHOD = (
 
 def import_matplotlib(what):
     """Import matplotlib, or say which method needs it and how to install it."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            f"{what} needs matplotlib, which is not installed: pip install matplotlib"
-        ) from error
+    import_optional("matplotlib", extra="plot", needed_for=what)
 
 
 def _number(value):
