@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 INSTALL_INPUTS := pyproject.toml constraints.txt requirements-dev.txt
 DEMO_OUTPUT ?= polymodal-results
 
-.PHONY: demo test test-minimums lint bench clean
+.PHONY: demo test test-minimums lint bench docs clean
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -17,16 +17,22 @@ $(VENV)/.installed-demo: $(PY) $(INSTALL_INPUTS)
 	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[image]"
 	touch $@
 
+# The test install adds scikit-survival (the real-data loader) on top of `test`:
+# it pins scikit-learn narrowly, so test-minimums leaves it out.
 $(VENV)/.installed-test: $(PY) $(INSTALL_INPUTS)
-	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test]"
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test,survival]"
+	touch $@
+
+$(VENV)/.installed-docs: $(PY) $(INSTALL_INPUTS)
+	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[docs]"
 	touch $@
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/polymodal compare --out $(DEMO_OUTPUT)
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff format --check src tests benchmarks examples conftest.py
 
 test: lint
 	$(PY) -m pytest -n 2
@@ -41,5 +47,10 @@ test-minimums:
 bench: $(VENV)/.installed-test
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
+# Warnings are errors: a broken reference or a failing gallery example fails the build.
+docs: $(VENV)/.installed-docs
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .venv-minimums $(DEMO_OUTPUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-minimums $(DEMO_OUTPUT) .pytest_cache .ruff_cache docs/_build \
+		docs/auto_examples docs/api/generated
