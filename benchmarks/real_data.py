@@ -37,6 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sksurv.column import encode_categorical
+from sksurv.datasets import load_breast_cancer
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from xgboost import XGBClassifier
@@ -182,8 +183,10 @@ def survival(cohort):
         pipe = make_pipeline(make_union(cohort), ConcatFusion(), model())
         pipe.fit(X_train, y_train)
         through_union = pipe.score(X_test, y_test)
-        # scikit-survival's own preprocessing: one-hot categories, raw numbers.
-        encoded = encode_categorical(cohort.data)
+        # scikit-survival's documented steps: its own loader's column order, one-hot
+        # categories, raw numbers. Column order matters to boosted stumps, which
+        # break ties between equally good splits by the first column.
+        encoded = encode_categorical(load_breast_cancer()[0])
         baseline = model().fit(encoded.loc[X_train.index], y_train)
         by_hand = baseline.score(encoded.loc[X_test.index], y_test)
         rows.append((name, through_union, by_hand))
@@ -260,7 +263,7 @@ def markdown(cohort, result, survival_rows):
         "columns below are computed in this run on the same split.",
         "",
         "| model | through MultimodalUnion + ConcatFusion | scikit-survival's "
-        "encode_categorical | difference |",
+        "documented preprocessing | difference |",
         "|---|---|---|---|",
     ]
     for name, through_union, by_hand in survival_rows:
@@ -268,6 +271,14 @@ def markdown(cohort, result, survival_rows):
             f"| {name} | {through_union:.3f} | {by_hand:.3f} | "
             f"{through_union - by_hand:+.3f} |"
         )
+    lines += [
+        "",
+        "The union's pipeline differs from the documented one in two ways that move "
+        "a single 50-patient test split: it standardises the numbers (so the Cox "
+        "model's ridge penalty weighs every column alike) and puts the clinical "
+        "columns first (boosted stumps break ties between equally good splits by "
+        "column order). One split cannot tell these apart from noise.",
+    ]
     return "\n".join(lines) + "\n"
 
 
