@@ -288,7 +288,7 @@ def main():
     survival_rows = survival(cohort)
     RESULTS.mkdir(exist_ok=True)
     ax = result.plot()
-    ax.set_title("GSE7390 breast cancer: AUROC, 95% intervals")
+    ax.set_title("GSE7390: AUROC, 95% intervals")
     ax.figure.tight_layout()
     ax.figure.savefig(RESULTS / "real_data.png", dpi=110)
     plt.close(ax.figure)
