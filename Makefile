@@ -53,4 +53,4 @@ docs: $(VENV)/.installed-docs
 
 clean:
 	rm -rf $(VENV) .venv-minimums $(DEMO_OUTPUT) .pytest_cache .ruff_cache docs/_build \
-		docs/auto_examples docs/api/generated
+		docs/auto_examples docs/api/generated docs/sg_execution_times.rst
