@@ -31,8 +31,8 @@ demo: $(VENV)/.installed-demo
 	$(VENV)/bin/polymodal compare --out $(DEMO_OUTPUT)
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks examples conftest.py
-	$(VENV)/bin/ruff format --check src tests benchmarks examples conftest.py
+	$(VENV)/bin/ruff check src tests benchmarks examples docs conftest.py
+	$(VENV)/bin/ruff format --check src tests benchmarks examples docs conftest.py
 
 test: lint
 	$(PY) -m pytest -n 2

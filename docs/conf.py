@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
 
 project = "polymodal"
 author = "polymodal developers"
-copyright = "polymodal developers"  # noqa: A001
+copyright = "polymodal developers"
 version = polymodal.__version__
 release = polymodal.__version__
 
