@@ -1,6 +1,6 @@
 """ModalityBlocks: the row-aligned container that passes between union and fusion."""
 
-from numbers import Integral
+from numbers import Integral, Real
 from types import MappingProxyType
 
 import numpy as np
@@ -33,6 +33,31 @@ def _as_block(name, block):
             "feature with block.reshape(-1, 1)."
         )
     return block
+
+
+def _as_mask(name, mask):
+    """A presence mask as bool; 0/1 numbers are accepted, anything else is an error.
+
+    ``np.asarray(mask, dtype=bool)`` would turn ``"no"`` or ``2`` or ``None``
+    into a presence flag silently, deciding which patients hold a modality.
+    """
+    values = np.asarray(mask)
+    if values.dtype == bool:
+        return values
+    if values.dtype.kind in "iuf" and np.isin(values, (0, 1)).all():
+        return values.astype(bool)
+    flags = [
+        isinstance(v, bool | np.bool_) or (isinstance(v, Real) and v in (0, 1))
+        for v in values.ravel().tolist()
+    ]
+    if all(flags):
+        return values.astype(bool)
+    bad = [v for v, ok in zip(values.ravel().tolist(), flags) if not ok][:3]
+    raise TypeError(
+        f"Modality {name!r}: the presence mask must hold booleans (or 0/1); got "
+        f"values such as {bad!r}. Build the mask with the rows where the modality "
+        "is present as True."
+    )
 
 
 class ModalityBlocks:
@@ -126,9 +151,7 @@ class ModalityBlocks:
                 )
             mask = masks.get(name)
             mask = (
-                np.ones(n_samples, dtype=bool)
-                if mask is None
-                else np.asarray(mask, dtype=bool)
+                np.ones(n_samples, dtype=bool) if mask is None else _as_mask(name, mask)
             )
             if mask.shape != (n_samples,):
                 raise ValueError(
@@ -325,6 +348,12 @@ class ModalityBlocks:
             raise TypeError(
                 "Rows must be selected with an int array, a slice or a boolean "
                 f"mask; got an array of dtype {rows.dtype} and shape {rows.shape}."
+            )
+        outside = (rows >= self._n_samples) | (rows < -self._n_samples)
+        if outside.any():
+            raise IndexError(
+                f"Rows {rows[outside][:5].tolist()} are out of range: the blocks "
+                f"hold {self._n_samples} rows."
             )
         return rows
 

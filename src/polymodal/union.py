@@ -1,5 +1,8 @@
 """MultimodalUnion: one transformer per modality, output as ModalityBlocks."""
 
+import ast
+import re
+import reprlib
 import warnings
 from collections import Counter
 from functools import partial
@@ -117,7 +120,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         Where each modality's features lie in :meth:`get_feature_names_out`.
     n_features_in_ : int
         Number of input columns seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Input column names, when the input had string column names.
 
     See Also
@@ -737,9 +740,13 @@ def _process_modality(
             else:
                 output = _empty_output(*template)
         except Exception as exc:
+            stage = "fit" if fit else "transform"
+            located = _locate_bad_cells(exc, subset, rows, name, stage)
+            if located is not None:
+                raise located from exc
             exc.add_note(
                 f"polymodal: raised by the transformer of modality {name!r} "
-                f"({type(trans).__name__}) during {'fit' if fit else 'transform'}."
+                f"({type(trans).__name__}) during {stage}."
             )
             raise
     output = _as_block_output(output, name, len(rows))
@@ -764,6 +771,108 @@ def _process_modality(
         block = block * weight
     names = _feature_names(trans, output) if fit else None
     return _ModalityResult(trans, block, present, names)
+
+
+def _locate_bad_cells(exc, X, rows, name, stage):
+    """A ValueError naming modality, column and rows for a cell-level failure.
+
+    Third-party transformers (StandardScaler, OneHotEncoder, ...) fail on a
+    non-numeric string, an infinite value, a NaN or an unseen category with a
+    message that names neither the column nor the rows. When ``exc`` is such a
+    failure and the cells that caused it can be found in ``X`` (the rows
+    ``rows`` of the modality's input), return the clearer error; else None.
+    """
+    if not isinstance(exc, ValueError | TypeError):
+        return None
+    text = str(exc)
+    if "y contains" in text:
+        # The target's fault, not the modality's cells.
+        return None
+    labelled = isinstance(X, pd.Series | pd.DataFrame)
+    if isinstance(X, pd.Series):
+        frame = X.to_frame()
+    elif isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, np.ndarray) and X.ndim in (1, 2):
+        frame = pd.DataFrame(X.reshape(len(X), -1))
+    else:
+        return None
+    categories = re.search(r"unknown categories (\[.*\]) in column (\d+)", text)
+    if any(
+        phrase in text
+        for phrase in (
+            "could not convert",
+            "must be a string or a real number",
+            "could not be promoted",
+        )
+    ):
+        what, test = "non-numeric values such as {}", _not_a_number
+        advice = "convert the column to numbers or give the modality an encoder"
+    elif "infinity" in text:
+        what, test = "infinite values such as {}", _is_infinite
+        advice = "replace infinite values before the modality's transformer"
+    elif "contains NaN" in text:
+        what, test = "NaN values", _is_nan_cell
+        advice = "add an imputer (sklearn.impute.SimpleImputer) to its pipeline"
+    elif categories is not None and int(categories.group(2)) < frame.shape[1]:
+        try:
+            unseen = set(ast.literal_eval(categories.group(1)))
+        except (ValueError, SyntaxError, TypeError):
+            return None
+        frame = frame.iloc[:, [int(categories.group(2))]]
+        what = "categories not seen in fit such as {}"
+        test = partial(_in_set, values=unseen)
+        advice = "set handle_unknown='ignore' on the encoder, or fix the values"
+    else:
+        return None
+    for column, values in frame.items():
+        bad = np.fromiter((test(v) for v in values), dtype=bool, count=len(values))
+        if bad.any():
+            positions = np.flatnonzero(bad)
+            example = values.iloc[positions[0]]
+            if isinstance(example, np.generic):
+                example = example.item()
+            column = repr(column) if labelled else f"{column} (of its own columns)"
+            return ValueError(
+                f"Modality {name!r}, column {column}, rows "
+                f"{describe_rows(np.asarray(rows)[positions])}: "
+                + what.format(reprlib.repr(example))
+                + f" made its transformer fail during {stage}: {advice}."
+            )
+    return None
+
+
+def _not_a_number(value):
+    if isinstance(value, str | bytes):
+        try:
+            float(value)
+        except ValueError:
+            return True
+        return False
+    return not (pd.api.types.is_scalar(value) and (value is None or _is_real(value)))
+
+
+def _is_real(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_infinite(value):
+    return _is_real(value) and not isinstance(value, str) and np.isinf(float(value))
+
+
+def _is_nan_cell(value):
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
+
+
+def _in_set(value, values):
+    try:
+        return value in values
+    except TypeError:
+        return False
 
 
 def _absent_everywhere_message(name):
@@ -995,6 +1104,19 @@ def dict_to_frame(X):
         raise ValueError(
             f"The columns of the input dict have different lengths: {lengths}."
         )
+    indexed = [
+        (key, values) for key, values in X.items() if isinstance(values, pd.Series)
+    ]
+    for key, values in indexed[1:]:
+        # pandas would align Series on their index labels, turning one patient
+        # into several half-empty rows; the columns of a dict are positional.
+        if not values.index.equals(indexed[0][1].index):
+            raise ValueError(
+                f"The columns {indexed[0][0]!r} and {key!r} of the input dict are "
+                "Series with different indexes, so their rows would be matched "
+                "by index label, not by position. Pass a DataFrame, or reset "
+                "the indexes (series.reset_index(drop=True)) so rows match."
+            )
     return pd.DataFrame({key: _as_column(values) for key, values in X.items()})
 
 

@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._torch import import_torch, resolve_device, torch_seed, torch_seeded
+from ..utils.validation import check_target_present
 
 __all__ = [
     "BaseNet",
@@ -215,6 +216,7 @@ def encode_classes(estimator, y):
     The weights follow ``estimator.class_weight`` (None, "balanced" or a
     dict keyed by label), in the order of ``classes_``; None when unweighted.
     """
+    check_target_present(estimator, y)
     check_classification_targets(y)
     encoder = LabelEncoder().fit(y)
     if len(encoder.classes_) < 2:

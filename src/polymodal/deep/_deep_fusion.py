@@ -14,7 +14,11 @@ from sklearn.utils.validation import (
 
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._torch import import_torch
-from ..utils.validation import validate_blocks, warn_rows_without_modality
+from ..utils.validation import (
+    check_target_present,
+    validate_blocks,
+    warn_rows_without_modality,
+)
 from ._base import (
     BaseNet,
     check_hidden_layer_sizes,
@@ -93,6 +97,7 @@ class _BaseDeepFusion(BaseNet):
                 "is None."
             )
         blocks = validate_blocks(self, X, reset=True, allow_nd=True)
+        check_target_present(self, y)
         if is_regressor(self):
             y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
             if y.ndim == 2 and y.shape[1] == 1:
@@ -221,8 +226,7 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
         default encoder of their shape.
     embedding_dim : int, default=32
         Width of every modality's embedding.
-    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, \
-            default="attention"
+    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, default="attention"
         How the embeddings ``e_m`` of the present modalities (``p_m = 1``)
         are combined:
 
@@ -302,7 +306,7 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
     Notes
     -----
     The blocks are handed to skorch through
-    :meth:`ModalityBlocks.to_slicedict` (float32, absent rows zero-filled,
+    :meth:`~polymodal.ModalityBlocks.to_slicedict` (float32, absent rows zero-filled,
     presence masks alongside). A row with no modality present is predicted
     the training class prior, with a warning naming it. Pickling stores the
     network's tensors on the CPU, so a model trained on a GPU loads and
@@ -458,8 +462,7 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
         encoder of their block's shape.
     embedding_dim : int, default=32
         Width of every modality's embedding.
-    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, \
-            default="attention"
+    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, default="attention"
         The fusion layer; see :class:`DeepFusionClassifier`.
     hidden_layer_sizes : int or sequence of int, default=(32,)
         Hidden layers of the head.
@@ -496,7 +499,7 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
     ----------
     n_outputs_ : int
         Number of targets.
-    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+    y_mean_, y_scale_ : ndarray of shape (`n_outputs_`,)
         Mean and standard deviation of the training targets; rows with no
         modality present are predicted ``y_mean_``.
     modality_names_in_ : ndarray of str
@@ -598,7 +601,7 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             One column per target; 1-D when there is one target. Rows with no
             modality present hold ``y_mean_``.
         """

@@ -110,7 +110,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     A scikit-learn classifier that can be the head of a polymodal pipeline,
     after a fusion step such as :class:`~polymodal.fusion.ConcatFusion`. It
-    trains an :class:`MLPModule` (``Linear -> [BatchNorm1d] -> ReLU ->
+    trains an ``MLPModule`` (``Linear -> [BatchNorm1d] -> ReLU ->
     [Dropout]`` per hidden layer, then a linear layer with one logit per class)
     on the cross-entropy loss, through a :class:`skorch.NeuralNetClassifier`
     kept as ``net_``. It shares its name with scikit-learn's
@@ -166,7 +166,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Number of epochs run.
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen in fit; only when ``X`` has string column
         names.
 
@@ -297,7 +297,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """A multilayer perceptron regressor trained with skorch.
 
     The regressor counterpart of :class:`MLPClassifier`: an
-    :class:`MLPModule` with one linear output per target, trained on the mean
+    ``MLPModule`` with one linear output per target, trained on the mean
     squared error through a :class:`skorch.NeuralNetRegressor` kept as
     ``net_``. The targets are standardised for training (so the learning rate
     does not depend on their scale) and predictions mapped back.
@@ -346,13 +346,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Number of epochs run.
     n_outputs_ : int
         Number of targets.
-    y_mean_ : ndarray of shape (n_outputs_,)
+    y_mean_ : ndarray of shape (`n_outputs_`,)
         Mean of each target in fit.
-    y_scale_ : ndarray of shape (n_outputs_,)
+    y_scale_ : ndarray of shape (`n_outputs_`,)
         Standard deviation of each target in fit (1 for a constant target).
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen in fit; only when ``X`` has string column
         names.
 
@@ -454,7 +454,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, `n_outputs_`)
             One column per target; 1-D when there is one target.
         """
         X = self._validate_X_predict(X)

@@ -17,12 +17,19 @@ __all__ = ["FusionNetwork", "default_encoder"]
 MAX_ROTATION_DEGREES = 10.0
 
 
-def default_encoder(block_shape, embedding_dim):
+def default_encoder(block_shape, embedding_dim, name=None):
     """The encoder that fits a block's shape (without its row axis).
 
     2-D tables get an MLP, (C, H, W) images a small CNN and (alphabet, L)
-    one-hot sequences a 1-D CNN.
+    one-hot sequences a 1-D CNN; other shapes need an encoder of the user's.
     """
+    if len(block_shape) not in (1, 2, 3):
+        raise ValueError(
+            f"Modality {name!r} has blocks of shape (n, {', '.join(map(str, block_shape))}"
+            f"), {len(block_shape) + 1}-D: the default encoders take tables "
+            "(n, d), one-hot sequences (n, alphabet, L) and images (n, C, H, W). "
+            f"Reshape the block, or pass encoders={{{name!r}: <a torch.nn.Module>}}."
+        )
     if len(block_shape) == 1:
         return MLPModule(
             block_shape[0],
@@ -139,7 +146,7 @@ class FusionNetwork(nn.Module):
             {
                 name: custom_encoders[name]
                 if name in custom_encoders
-                else default_encoder(shape, embedding_dim)
+                else default_encoder(shape, embedding_dim, name)
                 for name, shape in block_shapes.items()
             }
         )

@@ -118,12 +118,12 @@ class FactorizationFusion(
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_factors, n_features_in_)
+    components_ : ndarray of shape (n_factors, `n_features_in_`)
         The loadings :math:`V^\\top`, in the standardised, block-weighted
         space, columns in the modality order of ``modality_names_in_``.
-    intercept_ : ndarray of shape (n_features_in_,)
+    intercept_ : ndarray of shape (`n_features_in_`,)
         Column intercepts :math:`\\mu_j` on the original scale.
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (`n_features_in_`,)
         Column standard deviations :math:`\\sigma_j` over the training rows
         where each column's modality is present (1 for a constant column).
     block_weights_ : dict of str to float

@@ -37,6 +37,7 @@ from ..utils._sklearn_compat import (
     _routing_enabled,
 )
 from ..utils.validation import (
+    check_target_present,
     validate_blocks,
     warn_rows_without_modality,
 )
@@ -471,6 +472,7 @@ def _check_target(estimator, y, n_samples, **kwargs):
             f"{type(estimator).__name__} requires y to be passed, but the target y "
             "is None."
         )
+    check_target_present(estimator, y)
     y = column_or_1d(y, warn=True, **kwargs)
     if y.shape[0] != n_samples:
         raise ValueError(

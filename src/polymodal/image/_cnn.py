@@ -45,7 +45,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     ----------
     module : "small" or torch.nn.Module, default="small"
         ``"small"`` builds a
-        :class:`~polymodal.deep._encoders.ImageEncoder` with default sizes
+        ``ImageEncoder`` with default sizes
         (three conv-batchnorm-ReLU-pool blocks of 16, 32 and 64 channels,
         global average pooling, a linear layer to 64 features) for the
         channel count seen in ``fit``; images need at least 8×8 pixels. A
@@ -200,7 +200,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, embedding_dim_), dtype float32
+        embeddings : ndarray of shape (n_samples, `embedding_dim_`), dtype float32
             One row per image; all-NaN for the absent rows.
         """
         check_is_fitted(self)

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils.validation import describe_rows
 from ._io import resize
 
 __all__ = ["ImagePreprocessor"]
@@ -124,6 +125,17 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             raise ValueError(
                 f"ImagePreprocessor was fitted on images with {self.n_features_in_} "
                 f"channel(s); got {images.shape[1]}."
+            )
+        pixels = images.reshape(len(images), -1)
+        damaged = ~np.isfinite(pixels).all(axis=1) & ~np.isnan(pixels).all(axis=1)
+        if damaged.any():
+            # Normalising would spread one bad pixel over the whole image, which
+            # the union would then take for an absent (all-NaN) row.
+            raise ValueError(
+                f"ImagePreprocessor: rows {describe_rows(np.flatnonzero(damaged))} "
+                "hold NaN or infinite pixels in an otherwise present image. Only "
+                "an all-NaN image marks an absent row; fill or clip those pixels "
+                "first."
             )
         out_shape = images.shape[2:] if size is None else size
         output = np.empty((len(images), images.shape[1], *out_shape), np.float32)

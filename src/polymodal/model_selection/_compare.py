@@ -26,6 +26,7 @@ from ..exceptions import GroupLeakageWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion, dict_to_frame
 from ..utils._sklearn_compat import _safe_indexing
+from ..utils.validation import check_target_present
 from ._report import (
     draw_scores,
     dump_json,
@@ -67,6 +68,12 @@ def _named(estimators, kind):
             named[name] = estimator
     if not named:
         raise ValueError(f"compare_fusions needs at least one of the {kind}.")
+    for name, estimator in named.items():
+        if not hasattr(estimator, "fit"):
+            raise TypeError(
+                f"compare_fusions: the {kind} entry {name!r} is {estimator!r} (a "
+                f"{type(estimator).__name__}), not an estimator with fit."
+            )
     return named
 
 
@@ -223,7 +230,13 @@ def compare_fusions(
     if isinstance(X, dict):
         # sklearn's splitters count a dict's keys as rows; a frame splits by row.
         X = dict_to_frame(X)
+    if (X.ndim if hasattr(X, "ndim") else np.ndim(X)) != 2:
+        raise ValueError(
+            "compare_fusions takes the patient table as a DataFrame, a dict of "
+            f"equal-length columns or a 2-D array; got shape {np.shape(X)}."
+        )
     check_consistent_length(X, y)
+    check_target_present("compare_fusions", y)
     fusions = _named(fusions, "fusions")
     heads = _named(heads, "heads")
     finals = _named(final_fusions, "final fusions") if final_fusions else {}

@@ -46,7 +46,7 @@ def read_fasta(path):
     """
     records = []
     with open(path, encoding="utf-8", newline=None) as handle:
-        for number, line in enumerate(handle, start=1):
+        for number, line in _numbered_lines(handle, path):
             line = line.strip()
             if not line or line.startswith(";"):
                 continue
@@ -71,3 +71,16 @@ def read_fasta(path):
         ],
         columns=["id", "description", "sequence"],
     )
+
+
+def _numbered_lines(handle, path):
+    """Number the lines of ``handle``; a file that is not text names the file."""
+    number = 0
+    try:
+        for number, line in enumerate(handle, start=1):
+            yield number, line
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: the file is not UTF-8 text ({exc.reason}, after line "
+            f"{number} was read); is this a FASTA file?"
+        ) from exc

@@ -156,7 +156,7 @@ class KmerVectorizer(
 
         Returns
         -------
-        spectrum : sparse matrix of shape (n_samples, n_features_out_)
+        spectrum : sparse matrix of shape (n_samples, `n_features_out_`)
             CSR matrix of float64 counts (or normalised counts).
         """
         return self._normalized(self._fit(X))
@@ -171,7 +171,7 @@ class KmerVectorizer(
 
         Returns
         -------
-        spectrum : sparse matrix of shape (n_samples, n_features_out_)
+        spectrum : sparse matrix of shape (n_samples, `n_features_out_`)
             CSR matrix of float64 counts (or normalised counts).
         """
         check_is_fitted(self)

@@ -148,7 +148,7 @@ class OneHotSequenceEncoder(
 
         Returns
         -------
-        onehot : ndarray of shape (n_samples, alphabet_size, max_length_)
+        onehot : ndarray of shape (n_samples, alphabet_size, `max_length_`)
             float32; ``(n_samples, alphabet_size * max_length_)`` with
             ``flatten=True``.
         """

@@ -285,7 +285,17 @@ class ClinicalTextVectorizer(
             sublinear_tf=self.sublinear_tf,
             dtype=np.float64,
         )
-        return self.vectorizer_.fit_transform(notes)
+        try:
+            return self.vectorizer_.fit_transform(notes)
+        except ValueError as exc:
+            if "vocabulary" not in str(exc) and "no terms remain" not in str(exc):
+                raise
+            raise ValueError(
+                f"ClinicalTextVectorizer learned no term from the {len(notes)} "
+                f"notes ({exc}): they hold no token the analyzer keeps (only "
+                "punctuation, for example), or min_df/max_df/max_features removed "
+                "every term. Check the note column, or try analyzer='char'."
+            ) from exc
 
 
 def _notes(X):

@@ -168,7 +168,7 @@ class SentenceEmbedder(
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, n_features_out_)
+        embeddings : ndarray of shape (n_samples, `n_features_out_`)
             Float64 sentence embeddings, of unit norm with ``normalize=True``.
         """
         return self._embed(self._fit(X))
@@ -183,7 +183,7 @@ class SentenceEmbedder(
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, n_features_out_)
+        embeddings : ndarray of shape (n_samples, `n_features_out_`)
             Float64 sentence embeddings, of unit norm with ``normalize=True``.
         """
         check_is_fitted(self)

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
@@ -11,6 +12,7 @@ from ..exceptions import MissingModalityWarning
 
 __all__ = [
     "check_present_finite",
+    "check_target_present",
     "describe_rows",
     "validate_blocks",
     "warn_rows_without_modality",
@@ -26,6 +28,9 @@ def describe_rows(rows, limit=5):
 
 
 def _as_float(block):
+    if block.dtype.kind == "c":
+        # Casting would drop the imaginary part silently.
+        return None
     if sparse.issparse(block):
         return block if block.dtype.kind == "f" else block.astype(np.float64)
     if block.dtype.kind == "f":
@@ -202,6 +207,34 @@ def _describe(shape):
     if len(shape) == 1:
         return f"{shape[0]} features"
     return f"feature shape {shape}"
+
+
+def check_target_present(estimator, y):
+    """Raise a ValueError naming the rows where the target ``y`` is missing.
+
+    A missing label (None, NaN, ``pd.NA``) would otherwise surface as a bare
+    sorting TypeError inside numpy or as scikit-learn's "Input y contains NaN",
+    neither of which says which patients lack a label.
+
+    Parameters
+    ----------
+    estimator : estimator instance or str
+        The estimator being fitted (or the function's name), for the message.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The target.
+    """
+    owner = estimator if isinstance(estimator, str) else type(estimator).__name__
+    values = np.asarray(y)
+    if values.ndim == 0 or (values.dtype.kind not in "fcOSUmM"):
+        return
+    missing = np.asarray(pd.isna(values), dtype=bool).reshape(len(values), -1)
+    rows = np.flatnonzero(missing.any(axis=1))
+    if rows.size:
+        raise ValueError(
+            f"{owner}: y is missing (None or NaN) in rows "
+            f"{describe_rows(rows)} ({rows.size} of {len(values)}). Drop those "
+            "rows or fill in their targets before fitting."
+        )
 
 
 def check_present_finite(blocks, *, allow_nan):
