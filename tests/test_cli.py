@@ -4,9 +4,11 @@ from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from polymodal import io
 from polymodal.cli import main
@@ -316,7 +318,53 @@ def test_predict_refuses_a_file_that_is_not_a_model(tmp_path, capsys):
     model = tmp_path / "model.joblib"
     model.write_text("not a pickle")
     err = fails(["predict", str(model), str(tmp_path / "x.csv")], capsys)
+    assert f"refusing to load the model file: {model} is not in polymodal's" in err
+    assert "Pass --trust to load it anyway" in err
+    err = fails(["predict", str(model), str(tmp_path / "x.csv"), "--trust"], capsys)
     assert f"cannot load the model file {model}" in err
+
+
+class Halver(TransformerMixin, BaseEstimator):
+    """A transformer of the user's own, which polymodal does not trust."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X / 2
+
+
+def test_predict_refuses_untrusted_types_without_trust(tmp_path, capsys):
+    model = io.save(Halver().fit([[1.0]]), tmp_path / "model.skops")
+    data = tmp_path / "x.csv"
+    err = fails(["predict", str(model), str(data)], capsys)
+    assert (
+        f"refusing to load the model file: {model} holds types that polymodal does "
+        f"not trust: {__name__}.Halver. Pass --trust to load it anyway"
+    ) in err
+    err = fails(["predict", str(model), str(data), "--trust"], capsys)
+    assert "does not hold a fitted pipeline that starts with a MultimodalUnion" in err
+
+
+def test_predict_loads_a_plain_pickle_only_with_trust(builtin_run, tmp_path, capsys):
+    out, _ = builtin_run
+    data = out / "cohort" / "cohort.csv"
+    plain = tmp_path / "plain.joblib"
+    joblib.dump(io.load(out / "model.joblib"), plain)
+    argv = ["predict", str(plain), str(data), "-o", str(tmp_path / "plain.csv")]
+    err = fails(argv, capsys)
+    assert "a pickle?), and loading a pickle runs code from the file" in err
+    assert (
+        "Pass --trust to load it anyway, only if you trust where it comes from" in err
+    )
+    assert not (tmp_path / "plain.csv").exists()
+
+    assert main([*argv, "--trust"]) == 0
+    argv = ["predict", str(out / "model.joblib"), str(data)]
+    assert main([*argv, "-o", str(tmp_path / "saved.csv")]) == 0
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "plain.csv"), pd.read_csv(tmp_path / "saved.csv")
+    )
 
 
 def test_the_installed_command_exits_with_status_2(tmp_path):
@@ -353,7 +401,7 @@ def test_the_installed_command_exits_with_status_2(tmp_path):
                 "--random-state",
             ],
         ),
-        ("predict", ["MODEL", "DATA", "-o", "--out"]),
+        ("predict", ["MODEL", "DATA", "-o", "--out", "--trust"]),
     ],
 )
 def test_help_documents_every_option(capsys, command, options):

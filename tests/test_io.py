@@ -1,10 +1,19 @@
+import json
+import warnings
+import zipfile
+
 import joblib
 import numpy as np
 import pytest
+import skops.io
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from polymodal import io
-from polymodal.exceptions import PolymodalWarning
+from polymodal.exceptions import PolymodalWarning, VersionMismatchWarning
+
+RECORDED = {"polymodal", "scikit-learn", "numpy", "scipy", "torch", "skorch", "xgboost"}
 
 
 @pytest.fixture
@@ -12,11 +21,54 @@ def model():
     return LogisticRegression().fit(np.array([[0.0], [1.0], [2.0]]), [0, 1, 1])
 
 
+def _record(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("polymodal.json"))
+
+
+def _rewrite_record(path, **changes):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    record = json.loads(members["polymodal.json"])
+    record.update(changes)
+    members["polymodal.json"] = json.dumps(record).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+class Doubler(TransformerMixin, BaseEstimator):
+    """A transformer of the user's own, which polymodal does not trust."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X) * 2
+
+
+DOUBLER = f"{__name__}.Doubler"
+
+
+class TorchHolder(BaseEstimator):
+    """Holds a user's torch module as a parameter: skops cannot store it."""
+
+    def __init__(self, module=None):
+        self.module = module
+
+    def fit(self, X, y=None):
+        self.fitted_ = True
+        return self
+
+
 def test_round_trip_records_versions(model, tmp_path):
-    path = io.save(model, tmp_path / "sub" / "model.joblib")
-    record = joblib.load(path)
+    path = io.save(model, tmp_path / "sub" / "model.skops")
+    record = _record(path)
+    assert record["format"] == "polymodal-model"
+    assert record["storage"] == "skops"
+    assert set(record["versions"]) == RECORDED
     assert record["versions"]["polymodal"] is not None
-    assert set(record["versions"]) == {"polymodal", "scikit-learn", "numpy", "torch"}
+    assert record["versions"]["xgboost"] is not None
     loaded = io.load(path)
     np.testing.assert_array_equal(
         loaded.predict_proba([[0.5]]), model.predict_proba([[0.5]])
@@ -24,16 +76,169 @@ def test_round_trip_records_versions(model, tmp_path):
 
 
 def test_other_versions_warn(model, tmp_path):
-    path = tmp_path / "model.joblib"
-    io.save(model, path)
-    record = joblib.load(path)
-    record["versions"]["scikit-learn"] = "0.1"
-    joblib.dump(record, path)
-    with pytest.warns(PolymodalWarning, match=r"scikit-learn 0\.1 \(now"):
+    path = io.save(model, tmp_path / "model.skops")
+    record = _record(path)
+    _rewrite_record(path, versions={**record["versions"], "scikit-learn": "0.1"})
+    with pytest.warns(VersionMismatchWarning, match=r"scikit-learn 0\.1 \(now"):
+        io.load(path)
+    assert issubclass(VersionMismatchWarning, PolymodalWarning)
+
+
+def test_versions_recorded_at_save_are_compared_at_load(model, tmp_path, monkeypatch):
+    saved = {package: "1.0" for package in RECORDED} | {"torch": None}
+    monkeypatch.setattr(io, "_installed_versions", lambda: saved)
+    path = io.save(model, tmp_path / "model.skops")
+    monkeypatch.setattr(io, "_installed_versions", lambda: saved | {"numpy": "2.0"})
+    with pytest.warns(VersionMismatchWarning, match=r"under numpy 1\.0 \(now 2\.0\);"):
+        io.load(path)
+    # A package missing when the model was saved is not compared.
+    monkeypatch.setattr(io, "_installed_versions", lambda: saved | {"torch": "2.0"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         io.load(path)
 
 
-def test_plain_joblib_file_is_rejected(model, tmp_path):
-    joblib.dump(model, tmp_path / "plain.joblib")
-    with pytest.raises(ValueError, match="not a polymodal model file"):
-        io.load(tmp_path / "plain.joblib")
+def test_untrusted_types_are_named_and_can_be_trusted(tmp_path):
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    model = make_pipeline(Doubler(), LogisticRegression()).fit(X, [0, 0, 1, 1])
+    path = io.save(model, tmp_path / "model.skops")
+    with pytest.raises(io.UntrustedModelError) as error:
+        io.load(path)
+    assert error.value.untrusted_types == [DOUBLER]
+    assert f"holds types that polymodal does not trust: {DOUBLER}." in str(error.value)
+    assert f"pass trusted=[{DOUBLER!r}]" in str(error.value)
+    loaded = io.load(path, trusted=[DOUBLER])
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_crafted_skops_file_with_an_untrusted_type_is_refused(model, tmp_path):
+    # The record is genuine; the estimator part was written by someone else.
+    path = io.save(model, tmp_path / "model.skops")
+    with zipfile.ZipFile(path) as archive:
+        record = archive.read("polymodal.json")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("polymodal.json", record)
+        archive.writestr("estimator.skops", skops.io.dumps([Doubler()]))
+    with pytest.raises(io.UntrustedModelError, match=DOUBLER):
+        io.load(path)
+
+
+def test_the_trusted_types_are_names_of_importable_types():
+    assert len(set(io.TRUSTED_TYPES)) == len(io.TRUSTED_TYPES)
+    assert all(
+        name.count(".") >= 1 and name == name.strip() for name in io.TRUSTED_TYPES
+    )
+    assert "polymodal.fusion._early.ConcatFusion" in io.TRUSTED_TYPES
+    assert not any(name.startswith("builtins.") for name in io.TRUSTED_TYPES)
+
+
+def test_plain_pickles_load_only_when_trusted(model, tmp_path):
+    path = tmp_path / "plain.joblib"
+    joblib.dump(model, path)
+    with pytest.raises(io.UntrustedModelError, match="pass trusted=True only if"):
+        io.load(path)
+    with pytest.raises(io.UntrustedModelError, match="a pickle"):
+        io.load(path, trusted=["sklearn.linear_model._logistic.LogisticRegression"])
+    np.testing.assert_array_equal(
+        io.load(path, trusted=True).predict([[0.5]]), model.predict([[0.5]])
+    )
+
+
+def test_files_of_the_first_format_need_trust_and_warn(model, tmp_path):
+    path = tmp_path / "model.joblib"
+    record = {
+        "format": "polymodal-model",
+        "format_version": 1,
+        "versions": {"scikit-learn": "0.1"},
+        "estimator": model,
+    }
+    joblib.dump(record, path)
+    with pytest.raises(io.UntrustedModelError):
+        io.load(path)
+    with pytest.warns(VersionMismatchWarning, match=r"scikit-learn 0\.1"):
+        loaded = io.load(path, trusted=True)
+    assert isinstance(loaded, LogisticRegression)
+
+
+def test_what_skops_cannot_store_is_pickled_and_needs_trust(tmp_path):
+    torch = pytest.importorskip("torch")
+    model = TorchHolder(torch.nn.Linear(2, 1)).fit(None)
+    with pytest.warns(PolymodalWarning, match=r"torch\.nn\.modules\.linear\.Linear"):
+        path = io.save(model, tmp_path / "model.skops")
+    assert _record(path)["storage"] == "joblib"
+    with pytest.raises(io.UntrustedModelError, match="skops could not store it"):
+        io.load(path)
+    loaded = io.load(path, trusted=True)
+    assert isinstance(loaded.module, torch.nn.Linear)
+    torch.testing.assert_close(loaded.module.weight, model.module.weight)
+
+
+def test_other_zip_files_and_newer_formats_are_refused(model, tmp_path):
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("data.txt", "hello")
+    with pytest.raises(ValueError, match="is not a polymodal model file"):
+        io.load(other)
+    path = io.save(model, tmp_path / "model.skops")
+    _rewrite_record(path, format_version=99)
+    with pytest.raises(ValueError, match="newer polymodal .format version 99"):
+        io.load(path)
+
+
+def _failing_halfway(monkeypatch):
+    """Make the archive writer fail after writing part of the file."""
+    write = io._write_archive
+
+    def write_then_fail(target, *args):
+        write(target, *args)
+        target.truncate(target.tell() // 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "_write_archive", write_then_fail)
+
+
+def test_an_interrupted_save_leaves_no_file(model, tmp_path, monkeypatch):
+    _failing_halfway(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(model, tmp_path / "model.skops")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_save_keeps_the_previous_file(model, tmp_path, monkeypatch):
+    path = io.save(model, tmp_path / "model.skops")
+    previous = path.read_bytes()
+    _failing_halfway(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(LogisticRegression().fit([[0.0], [1.0]], [1, 0]), path)
+    assert path.read_bytes() == previous
+    assert list(tmp_path.iterdir()) == [path]
+    np.testing.assert_array_equal(io.load(path).predict([[0.5]]), [1])
+
+
+def test_saving_twice_writes_the_same_bytes(model, tmp_path):
+    first = io.save(model, tmp_path / "first.skops").read_bytes()
+    second = io.save(model, tmp_path / "second.skops").read_bytes()
+    assert first == second
+
+
+def test_compression_level(model, tmp_path):
+    stored = io.save(model, tmp_path / "stored.skops", compress=0)
+    with zipfile.ZipFile(stored) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {
+            zipfile.ZIP_STORED
+        }
+    np.testing.assert_array_equal(io.load(stored).coef_, model.coef_)
+    with pytest.raises(ValueError, match="compress must be an integer from 0 to 9"):
+        io.save(model, tmp_path / "model.skops", compress=10)
+
+
+def test_an_xgboost_head_loads_with_the_trusted_types(tmp_path):
+    xgboost = pytest.importorskip("xgboost")
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=3, max_depth=2, n_jobs=1).fit(X, y)
+    path = io.save(model, tmp_path / "model.skops")
+    assert _record(path)["storage"] == "skops"
+    np.testing.assert_array_equal(
+        io.load(path).predict_proba(X), model.predict_proba(X)
+    )

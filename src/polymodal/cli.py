@@ -20,6 +20,7 @@ from ._config import ConfigError, read_config
 from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .model_selection import compare_fusions
+from .model_selection._report import write_atomic
 from .union import MultimodalUnion
 
 __all__ = ["main"]
@@ -151,7 +152,10 @@ def _write_builtin_cohort(out, args):
         random_state=args.random_state,
     )
     path = cohort_dir / "cohort.csv"
-    X.assign(**{y.name: y}).to_csv(path, index=False)
+    table = X.assign(**{y.name: y})
+    # Whole or not at all, like the report: an interrupted run never leaves
+    # a truncated table beside an earlier run's model.
+    write_atomic(path, lambda file: table.to_csv(file, index=False))
     return path
 
 
@@ -311,12 +315,17 @@ def _needed_columns(union):
     return needed
 
 
-def _load_model(path):
+def _load_model(path, trust):
     if not Path(path).is_file():
         raise _UserError(f"the model file {path} does not exist.")
-    # A truncated or foreign file can fail inside unpickling in many ways.
     try:
-        model = io.load(path)
+        model = io.load(path, trusted=True if trust else None)
+    except io.UntrustedModelError as error:
+        raise _UserError(
+            f"refusing to load the model file: {_one_line(error.reason)}. Pass "
+            "--trust to load it anyway, only if you trust where it comes from."
+        ) from None
+    # A truncated or foreign file can fail inside unpickling in many ways.
     except Exception as error:
         raise _UserError(
             f"cannot load the model file {path}: {_one_line(error)}"
@@ -334,7 +343,7 @@ def _load_model(path):
 
 
 def _predict(args):
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.trust)
     table = _read_table(args.data)
     union = model[0]
     needed = _needed_columns(union)
@@ -529,7 +538,9 @@ def _parser():
         "write one row per input row: patient_id (when DATA has it), the "
         "prediction, one probability column per class (when the model gives "
         "probabilities) and modalities_used, the modalities present in the row "
-        "(separated by ';'). Errors exit with status 2.",
+        "(separated by ';'). A MODEL that is not a polymodal model file, or "
+        "that needs trust, is refused unless --trust is given. Errors exit with "
+        "status 2.",
     )
     predict.add_argument(
         "model", metavar="MODEL", help="a model file written by `polymodal compare`"
@@ -541,6 +552,13 @@ def _parser():
         metavar="CSV",
         help="where to write the predictions (default: DATA's folder, "
         "<DATA name>_predictions.csv)",
+    )
+    predict.add_argument(
+        "--trust",
+        action="store_true",
+        help="load MODEL even if it is a pickle (such as a joblib.dump file) or "
+        "holds types that polymodal does not trust; loading a pickle runs code "
+        "from the file, so only for files from a source you trust",
     )
     predict.set_defaults(run=_predict)
     return parser

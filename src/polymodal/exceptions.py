@@ -5,6 +5,7 @@ __all__ = [
     "MissingModalityWarning",
     "PolymodalWarning",
     "RowFailureWarning",
+    "VersionMismatchWarning",
 ]
 
 
@@ -22,3 +23,7 @@ class MissingModalityWarning(PolymodalWarning):
 
 class RowFailureWarning(PolymodalWarning):
     """A transformer could not read some rows, which were marked absent."""
+
+
+class VersionMismatchWarning(PolymodalWarning):
+    """A saved model was written under other versions of polymodal or its libraries."""
