@@ -1014,10 +1014,14 @@ def _all_nan_rows(block):
 def _feature_names(trans, output):
     width = 0 if output is None else int(np.prod(output.shape[1:]))
     names = _declared_feature_names(trans)
-    if (names is None or names.shape != (width,)) and isinstance(trans, Pipeline):
-        # A pipeline that starts with a step without names (an ImageLoader's
-        # N-D output) still ends with a step that names its own columns.
-        names = _declared_feature_names(trans[-1])
+    if isinstance(trans, Pipeline):
+        # A pipeline that starts with steps without names (an ImageLoader's
+        # N-D output) names its columns from the first step that can: its
+        # tail pipeline passes the names on (ImageFeatures -> StandardScaler).
+        for start in range(1, len(trans)):
+            if names is not None and names.shape == (width,):
+                break
+            names = _declared_feature_names(trans[start:])
     if names is None or names.shape != (width,):
         names = np.asarray([f"x{i}" for i in range(width)], dtype=object)
     return names

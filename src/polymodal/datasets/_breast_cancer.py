@@ -122,7 +122,8 @@ def load_breast_cancer_multiomics(*, return_X_y=False, as_frame=True):
     >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
     >>> from polymodal import MultimodalUnion
     >>> clinical = make_column_transformer(
-    ...     (OneHotEncoder(), ["er", "grade"]), (StandardScaler(), ["age", "size"])
+    ...     (OneHotEncoder(handle_unknown="ignore"), ["er", "grade"]),
+    ...     (StandardScaler(), ["age", "size"]),
     ... )
     >>> union = MultimodalUnion([
     ...     ("clinical", clinical, cohort.modalities["clinical"]),

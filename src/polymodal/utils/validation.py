@@ -23,8 +23,18 @@ SINGLE_MODALITY = "x"
 
 
 def describe_rows(rows, limit=5):
-    rows = [int(r) for r in rows[:limit]]
-    return f"{rows}{' ...' if len(rows) == limit else ''}"
+    """The first ``limit`` row numbers, with " ..." when there are more.
+
+    Examples
+    --------
+    >>> from polymodal.utils.validation import describe_rows
+    >>> describe_rows([3, 7])
+    '[3, 7]'
+    >>> describe_rows(range(5)), describe_rows(range(9))
+    ('[0, 1, 2, 3, 4]', '[0, 1, 2, 3, 4] ...')
+    """
+    more = len(rows) > limit
+    return f"{[int(r) for r in list(rows)[:limit]]}{' ...' if more else ''}"
 
 
 def _as_float(block):
