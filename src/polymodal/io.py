@@ -36,7 +36,6 @@ from numbers import Integral
 from pathlib import Path
 
 import joblib
-import skops.io
 from sklearn.base import BaseEstimator
 
 from .exceptions import PolymodalWarning, VersionMismatchWarning
@@ -50,6 +49,14 @@ _FORMAT_VERSION = 2
 _RECORD = "polymodal.json"
 _ARCHIVE_DATE = (1980, 1, 1, 0, 0, 0)
 _SKOPS_MEMBER = "estimator.skops"
+
+
+def _skops_io():
+    # skops.io imports most of scikit-learn (seconds); only saving and loading
+    # need it, not every process that imports polymodal.
+    return importlib.import_module("skops.io")
+
+
 _JOBLIB_MEMBER = "estimator.joblib"
 #: Recorded name -> the distributions that provide it.
 _RECORDED_PACKAGES = {
@@ -565,7 +572,8 @@ def save(estimator, path, *, compress=3):
         torch_files = Path(folder) / "torch_files"
         try:
             data = _reproducible_skops(
-                skops.io.dumps(_TorchWriter(torch_files).replace(estimator)), compress
+                _skops_io().dumps(_TorchWriter(torch_files).replace(estimator)),
+                compress,
             )
         # skops raises several types for objects it cannot store.
         except Exception as error:
@@ -769,7 +777,7 @@ def load(path, *, trusted=None):
 
 def _load_skops(path, archive, trusted):
     data = archive.read(_SKOPS_MEMBER)
-    named = set(skops.io.get_untrusted_types(data=data))
+    named = set(_skops_io().get_untrusted_types(data=data))
     allowed = named if trusted is True else set(TRUSTED_TYPES) | set(trusted or ())
     untrusted = sorted(named - allowed)
     if untrusted:
@@ -781,5 +789,5 @@ def _load_skops(path, archive, trusted):
             reason=reason,
             untrusted_types=untrusted,
         )
-    estimator = skops.io.loads(data, trusted=sorted(allowed))
+    estimator = _skops_io().loads(data, trusted=sorted(allowed))
     return _TorchReader(archive).restore(estimator)

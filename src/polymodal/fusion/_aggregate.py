@@ -95,7 +95,7 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
         if width <= self.n_components:
             self.projector_ = None
             projected = _dense(X)
-        elif self.projection == "pls":
+        elif self.projection == "pls" and self._pls_rank_ok(X):
             target = self._encode_target(y)
             dense = _dense(X)
             self.projector_ = PLSRegression(n_components=self.n_components)
@@ -109,6 +109,21 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
             projected = _dense(self.projector_.fit_transform(X))
         self.scaler_ = StandardScaler().fit(projected * self.signs_)
         return self
+
+    def _pls_rank_ok(self, X):
+        """Whether PLS can find n_components; fewer directions give NaN weights."""
+        dense = _dense(X)
+        rank = np.linalg.matrix_rank(dense - dense.mean(axis=0))
+        if rank >= self.n_components:
+            return True
+        warnings.warn(
+            f"Modality {self.modality!r} has rank {rank} over its present "
+            f"training rows, less than n_components={self.n_components}: PLS "
+            "cannot find that many components, so it is projected with PCA.",
+            PolymodalWarning,
+            stacklevel=5,
+        )
+        return False
 
     def transform(self, X):
         if self.projector_ is None:
@@ -447,7 +462,12 @@ class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
                     f"{name!r} over its {mask.sum()} present training rows "
                     f"failed: {error}"
                 ) from error
-        skill = {name: max(score, 0.0) for name, score in self.modality_scores_.items()}
+        # An undefined score (NaN: every held-out fold too small to score)
+        # counts as chance; max(nan, 0.0) would be NaN and poison the weights.
+        skill = {
+            name: max(score, 0.0) if np.isfinite(score) else 0.0
+            for name, score in self.modality_scores_.items()
+        }
         total = sum(skill.values())
         if total == 0:
             warnings.warn(
@@ -491,7 +511,10 @@ def _cross_validated_score(projection, X, y, groups, cv, classification):
             scores.append(balanced_accuracy_score(y[test], predicted, adjusted=True))
         else:
             scores.append(r2_score(y[test], predicted))
-    return float(np.mean(scores))
+    # R^2 of a one-row fold is undefined (NaN): average the folds that score.
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores[np.isfinite(scores)]
+    return float(scores.mean()) if scores.size else float("nan")
 
 
 class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):

@@ -329,12 +329,34 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _two_block(self, standardized, names, n_components):
         solver = CCA if self.method_ == "cca" else PLSCanonical
+        # A block of lower rank than its width (a constant or collinear
+        # column) has fewer directions: the solver's extra components would be
+        # NaN, so they are zero-padded, as those beyond a block's width are.
+        ranks = {name: int(np.linalg.matrix_rank(standardized[name])) for name in names}
+        n_fit = int(min(n_components, *ranks.values()))
+        if n_fit < n_components:
+            warnings.warn(
+                f"The modalities {names} have ranks {list(ranks.values())} on "
+                f"their fit rows; SubspaceFusion(method={self.method_!r}) finds "
+                f"{n_fit} of {n_components} components and zero-pads the rest.",
+                PolymodalWarning,
+                stacklevel=3,
+            )
+        if n_fit == 0:
+            return {
+                name: np.zeros((standardized[name].shape[1], n_components))
+                for name in names
+            }
         # The blocks are standardised already, as the model is applied by hand
         # to one block at a time in transform.
         model = solver(
-            n_components=n_components, scale=False, max_iter=self.max_iter, tol=self.tol
+            n_components=n_fit, scale=False, max_iter=self.max_iter, tol=self.tol
         ).fit(standardized[names[0]], standardized[names[1]])
-        return {names[0]: model.x_rotations_, names[1]: model.y_rotations_}
+        pad = ((0, 0), (0, n_components - n_fit))
+        return {
+            names[0]: np.pad(model.x_rotations_, pad),
+            names[1]: np.pad(model.y_rotations_, pad),
+        }
 
 
 def _column_scales(rows):
