@@ -49,14 +49,14 @@ def test_compare_on_the_builtin_cohort(builtin_run):
     assert "| rank | candidate | roc_auc |" in printed
     for candidate in ("concat + logistic", "late", "ct only + logistic"):
         assert f"| {candidate} |" in printed
-    assert f"saved to {out / 'model.joblib'}" in printed
-    for name in ("report.md", "scores.png", "results.json", "model.joblib"):
+    assert f"saved to {out / 'model.polymodal'}" in printed
+    for name in ("report.md", "scores.png", "results.json", "model.polymodal"):
         assert (out / name).is_file()
     table = pd.read_csv(out / "cohort" / "cohort.csv")
     assert len(table) == 80
     assert table["ct"].dropna().str.endswith(".png").all()
     assert table["ct"].dropna().map(lambda path: Path(path).is_absolute()).all()
-    assert hasattr(io.load(out / "model.joblib"), "predict_proba")
+    assert hasattr(io.load(out / "model.polymodal"), "predict_proba")
 
 
 def test_predict_reports_the_modalities_each_row_used(builtin_run, tmp_path, capsys):
@@ -69,7 +69,7 @@ def test_predict_reports_the_modalities_each_row_used(builtin_run, tmp_path, cap
     table.loc[3, ["ct", "dna"]] = None
     data = tmp_path / "new_patients.csv"
     table.to_csv(data, index=False)
-    assert main(["predict", str(out / "model.joblib"), str(data)]) == 0
+    assert main(["predict", str(out / "model.polymodal"), str(data)]) == 0
     written = tmp_path / "new_patients_predictions.csv"
     assert f"written to {written}" in capsys.readouterr().out
     predictions = pd.read_csv(written)
@@ -97,7 +97,7 @@ def test_predict_names_the_columns_the_model_needs(builtin_run, tmp_path, capsys
     table = pd.read_csv(out / "cohort" / "cohort.csv").head(3)
     data = tmp_path / "partial.csv"
     table.drop(columns=["note", "sex"]).to_csv(data, index=False)
-    err = fails(["predict", str(out / "model.joblib"), str(data)], capsys)
+    err = fails(["predict", str(out / "model.polymodal"), str(data)], capsys)
     assert "lacks the columns note, sex, which the model reads for the " in err
     assert "modalities clinical, note." in err
 
@@ -132,13 +132,13 @@ def test_compare_with_a_config_on_a_table_of_image_paths(tmp_path, capsys, monke
     printed = capsys.readouterr().out
     assert "| ct only + logistic |" in printed
     assert "dna only" not in printed
-    model = io.load(out / "model.joblib")
+    model = io.load(out / "model.polymodal")
     assert model[0].transformers[0][1].steps[0][1].on_error == "missing"
     assert list(model.classes_) == ["benign", "malignant"]
 
     # -o is relative to the working directory.
     monkeypatch.chdir(tmp_path)
-    argv = ["predict", str(out / "model.joblib"), str(data), "-o", "p.csv"]
+    argv = ["predict", str(out / "model.polymodal"), str(data), "-o", "p.csv"]
     with pytest.warns(RowFailureWarning, match=r"rows \[0, 1, 2, 3, 4\]"):
         assert main(argv) == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
@@ -198,7 +198,7 @@ def test_compare_with_the_default_candidates_then_predict(tmp_path, capsys):
     ):
         assert f"| {candidate} |" in printed
     cohort = out / "cohort" / "cohort.csv"
-    assert main(["predict", str(out / "model.joblib"), str(cohort)]) == 0
+    assert main(["predict", str(out / "model.polymodal"), str(cohort)]) == 0
     predictions = pd.read_csv(cohort.with_name("cohort_predictions.csv"))
     assert len(predictions) == 80
     assert (predictions["modalities_used"] == "ct;note;dna;clinical").all()
@@ -296,7 +296,7 @@ def test_a_bad_config_is_a_user_error(tmp_path, capsys):
         (["compare", "--cv", "two"], "argument --cv: invalid int value: 'two'"),
         (["compare", "--data", "cohort.csv"], "unrecognized arguments: --data"),
         (["compare", "--n-jobs", "2"], "unrecognized arguments: --n-jobs"),
-        (["predict", "model.joblib"], "required: DATA"),
+        (["predict", "model.polymodal"], "required: DATA"),
         (["compare", "--missing", "1"], "--missing: expected a share in [0, 1)"),
         (["compare", "-o", "cohort.csv/out"], "cannot create the folder cohort.csv"),
     ],
@@ -350,7 +350,7 @@ def test_predict_loads_a_plain_pickle_only_with_trust(builtin_run, tmp_path, cap
     out, _ = builtin_run
     data = out / "cohort" / "cohort.csv"
     plain = tmp_path / "plain.joblib"
-    joblib.dump(io.load(out / "model.joblib"), plain)
+    joblib.dump(io.load(out / "model.polymodal"), plain)
     argv = ["predict", str(plain), str(data), "-o", str(tmp_path / "plain.csv")]
     err = fails(argv, capsys)
     assert "a pickle?), and loading a pickle runs code from the file" in err
@@ -360,7 +360,7 @@ def test_predict_loads_a_plain_pickle_only_with_trust(builtin_run, tmp_path, cap
     assert not (tmp_path / "plain.csv").exists()
 
     assert main([*argv, "--trust"]) == 0
-    argv = ["predict", str(out / "model.joblib"), str(data)]
+    argv = ["predict", str(out / "model.polymodal"), str(data)]
     assert main([*argv, "-o", str(tmp_path / "saved.csv")]) == 0
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "plain.csv"), pd.read_csv(tmp_path / "saved.csv")

@@ -230,7 +230,7 @@ def _run_compare(out, *extra):
 
 def _model_output(out):
     table = pd.read_csv(out / "cohort" / "cohort.csv").drop(columns="diagnosis")
-    return io.load(out / "model.joblib").predict_proba(table)
+    return io.load(out / "model.polymodal").predict_proba(table)
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_the_compare_command_writes_the_same_results_twice(tmp_path, second_run)
     # The model archive records when it was written: its bytes differ, its
     # members name the same parts.
     with (
-        zipfile.ZipFile(first / "model.joblib") as one,
-        zipfile.ZipFile(second / "model.joblib") as other,
+        zipfile.ZipFile(first / "model.polymodal") as one,
+        zipfile.ZipFile(second / "model.polymodal") as other,
     ):
         assert one.namelist() == other.namelist()

@@ -29,7 +29,7 @@ from polymodal.image import ImageLoader
 # A tiny built-in cohort, two folds, one fusion step, one final step, one head.
 QUICK = ["--n-samples", "40", "--cv", "2", "--fusions", "concat", "late"]
 HEADS = ["--heads", "logistic"]
-OUTPUTS = ("report.md", "results.json", "scores.png", "model.joblib")
+OUTPUTS = ("report.md", "results.json", "scores.png", "model.polymodal")
 COHORT = "cohort/cohort.csv"
 
 
@@ -71,7 +71,7 @@ def assert_whole(out, name):
 
         with Image.open(path) as image:
             image.load()
-    elif name == "model.joblib":
+    elif name == "model.polymodal":
         assert hasattr(io.load(path), "predict_proba")
     elif name == COHORT:
         assert len(pd.read_csv(path)) == 40
@@ -89,7 +89,7 @@ def content(out, name):
     A model archive records when it was written, so its bytes differ from run
     to run; what it predicts does not.
     """
-    if name != "model.joblib":
+    if name != "model.polymodal":
         return (out / name).read_bytes()
     table = pd.read_csv(out / COHORT).drop(columns="diagnosis")
     return io.load(out / name).predict_proba(table).tobytes()
@@ -183,7 +183,7 @@ def _interrupt_before_report_rename(monkeypatch):
 
 
 def _interrupt_the_model_file(monkeypatch):
-    """Ctrl-C half-way through writing model.joblib (a zip archive)."""
+    """Ctrl-C half-way through writing model.polymodal (a zip archive)."""
     import zipfile
 
     writestr = zipfile.ZipFile.writestr
@@ -196,11 +196,11 @@ def _interrupt_the_model_file(monkeypatch):
 
 
 def _interrupt_before_model_rename(monkeypatch):
-    """Ctrl-C after model.joblib's temporary file is written, before its rename."""
+    """Ctrl-C after model.polymodal's temporary file is written, before its rename."""
     replace = os.replace
 
     def interrupted(source, destination, *args, **kwargs):
-        if Path(destination).name == "model.joblib":
+        if Path(destination).name == "model.polymodal":
             raise KeyboardInterrupt
         return replace(source, destination, *args, **kwargs)
 

@@ -289,7 +289,7 @@ def _compare(args):
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
     print(result.to_markdown())
     report = result.save(out)
-    model_path = io.save(result.best_estimator_, out / "model.joblib")
+    model_path = io.save(result.best_estimator_, out / "model.polymodal")
     print(f"Best: {result.best_candidate_}")
     print(f"Report written to {report}")
     print(f"Best pipeline (refit on all {len(X)} rows) saved to {model_path}")
@@ -429,7 +429,7 @@ def _parser():
         "final-step fusions, and each\nmodality alone with every head; print "
         "per-fold progress and the ranked table; write\nreport.md, scores.png and "
         "results.json to DIR and the best pipeline, refitted on all\nrows, to "
-        "DIR/model.joblib. Without DATA it runs on the built-in synthetic cohort,"
+        "DIR/model.polymodal. Without DATA it runs on the built-in synthetic cohort,"
         "\nwritten to DIR/cohort as a table plus image files. Errors exit with "
         "status 2.",
         epilog=f"The --config file:\n\n{_config.__doc__}",
