@@ -35,14 +35,14 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check src tests benchmarks examples docs conftest.py
 
 test: lint
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The suite against the lowest versions pyproject.toml declares (in its own venv).
 test-minimums:
 	$(PYTHON_BOOT) -m venv .venv-minimums
 	.venv-minimums/bin/python -m pip install --quiet -c constraints.txt \
 		-c constraints-minimums.txt -r requirements-dev.txt -e ".[test]"
-	.venv-minimums/bin/python -m pytest -n 2
+	.venv-minimums/bin/python -m pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.installed-test
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done

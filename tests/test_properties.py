@@ -58,6 +58,9 @@ from polymodal.text import ClinicalTextVectorizer
 
 #: Examples per property test; the suite total must reach MIN_TOTAL_EXAMPLES.
 MIN_TOTAL_EXAMPLES = 2000
+# One xdist worker runs the whole file (`make test` distributes by group), so
+# that test_example_count sees every property test's examples.
+pytestmark = pytest.mark.xdist_group("properties")
 
 _BASE = {
     "deadline": None,
