@@ -34,15 +34,19 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks examples docs conftest.py
 	$(VENV)/bin/ruff format --check src tests benchmarks examples docs conftest.py
 
+# The property tests run in one process of their own, so that their example
+# count covers the whole file (xdist would split it between workers).
 test: lint
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --ignore tests/test_properties.py
+	$(PY) -m pytest tests/test_properties.py
 
 # The suite against the lowest versions pyproject.toml declares (in its own venv).
 test-minimums:
 	$(PYTHON_BOOT) -m venv .venv-minimums
 	.venv-minimums/bin/python -m pip install --quiet -c constraints.txt \
 		-c constraints-minimums.txt -r requirements-dev.txt -e ".[test]"
-	.venv-minimums/bin/python -m pytest -n 2 --dist loadgroup
+	.venv-minimums/bin/python -m pytest -n 2 --ignore tests/test_properties.py
+	.venv-minimums/bin/python -m pytest tests/test_properties.py
 
 bench: $(VENV)/.installed-test
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
