@@ -144,8 +144,7 @@ def main():
         }
         sections.append(
             f"## {rate:.0%} of patients lack each modality\n\n"
-            f"{len(result.candidates_)} candidates, 5 folds.\n\n"
-            + result.to_markdown()
+            f"{len(result.candidates_)} candidates, 5 folds.\n\n" + result.to_markdown()
         )
     lines = [
         "# Fusion × head on the built-in cohort",
