@@ -109,7 +109,9 @@ def test_tabular_scales_numbers_and_encodes_the_other_columns(tmp_path):
     )
     config = read_config(path)
     assert config.target is None and config.groups is None
-    X = pd.DataFrame({"age": [40.0, np.nan, 60.0, 80.0], "sex": ["F", "M", None, "F"]})
+    # An object column keeps None under pandas 2 (pandas 3 reads it as NaN).
+    sex = pd.Series(["F", "M", None, "F"], dtype=object)
+    X = pd.DataFrame({"age": [40.0, np.nan, 60.0, 80.0], "sex": sex})
     blocks = config.make_union(X.columns, target="y").fit_transform(X)
     clinical = np.asarray(blocks["clinical"])
     assert clinical.shape == (4, 3)
@@ -214,3 +216,27 @@ def test_a_modality_may_not_read_the_target():
         ConfigError, match=r"\[modalities\.clinical\] columns: 'sex' is the target"
     ):
         config.make_union(BUILTIN_COLUMNS, target="sex")
+
+
+def test_a_tabular_model_loads_from_a_polymodal_file_without_trust(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from polymodal import io
+    from polymodal.fusion import ConcatFusion
+
+    path = write(
+        tmp_path,
+        """
+        [modalities.clinical]
+        columns = ["age", "sex"]
+        transformer = "tabular"
+        """,
+    )
+    sex = pd.Series(["F", "M", None, "F", "M", "F"], dtype=object)
+    X = pd.DataFrame({"age": [40.0, np.nan, 60.0, 80.0, 50.0, 45.0], "sex": sex})
+    y = [0, 1, 0, 1, 1, 0]
+    union = read_config(path).make_union(X.columns, target="y")
+    model = make_pipeline(union, ConcatFusion(), LogisticRegression()).fit(X, y)
+    loaded = io.load(io.save(model, tmp_path / "model.polymodal"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

@@ -42,10 +42,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from .image import ImageFeatures, ImageLoader
 from .molecule import MorganFingerprint
@@ -74,6 +76,25 @@ class ConfigError(ValueError):
     """A configuration file that cannot describe a union; the message is one line."""
 
 
+def none_as_nan(X):
+    """The cells that pandas counts as missing (None, NaN, pd.NA) as NaN.
+
+    SimpleImputer recognises one missing marker; an object column read by
+    pandas 2 keeps None, which would otherwise become a category of its own.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from polymodal._config import none_as_nan
+    >>> none_as_nan(pd.DataFrame({"sex": pd.Series(["F", None], dtype=object)}))
+       sex
+    0    F
+    1  NaN
+    """
+    frame = pd.DataFrame(X).astype(object)
+    return frame.where(frame.notna(), np.nan)
+
+
 def _tabular():
     # The selectors run on the modality's own columns at fit, so a column's
     # dtype in the table decides whether it is scaled or one-hot encoded.
@@ -84,6 +105,7 @@ def _tabular():
         ),
         (
             make_pipeline(
+                FunctionTransformer(none_as_nan, feature_names_out="one-to-one"),
                 SimpleImputer(strategy="most_frequent"),
                 OneHotEncoder(handle_unknown="ignore"),
             ),

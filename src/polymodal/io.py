@@ -101,6 +101,8 @@ _POLYMODAL_HELPERS = (
     "polymodal.fusion._aggregate._BlockProjection",
     # ClinicalTextVectorizer's analyzer, a function of polymodal.
     "polymodal.text._negation.analyze",
+    # The tabular recipe's step that makes None a missing value for the imputer.
+    "polymodal._config.none_as_nan",
     # The placeholders of torch state, filled from the archive's torch/ files.
     "polymodal.io._SkorchNetRecord",
     "polymodal.io._TorchStateRecord",
