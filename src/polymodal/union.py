@@ -789,14 +789,9 @@ def _locate_bad_cells(exc, X, rows, name, stage):
         # The target's fault, not the modality's cells.
         return None
     labelled = isinstance(X, pd.Series | pd.DataFrame)
-    if isinstance(X, pd.Series):
-        frame = X.to_frame()
-    elif isinstance(X, pd.DataFrame):
-        frame = X
-    elif isinstance(X, np.ndarray) and X.ndim in (1, 2):
-        frame = pd.DataFrame(X.reshape(len(X), -1))
-    else:
+    if not labelled and not (isinstance(X, np.ndarray) and X.ndim in (1, 2)):
         return None
+    frame = _cells_frame(X)
     categories = re.search(r"unknown categories (\[.*\]) in column (\d+)", text)
     if any(
         phrase in text
@@ -1038,19 +1033,26 @@ def _missing_rows(X_m):
     """True where every input cell of the modality is missing."""
     if sparse.issparse(X_m):
         return np.zeros(X_m.shape[0], dtype=bool)
-    if isinstance(X_m, pd.Series):
-        frame = X_m.to_frame()
-    elif isinstance(X_m, pd.DataFrame):
-        frame = X_m
-    else:
-        array = np.asarray(X_m) if not isinstance(X_m, np.ndarray) else X_m
-        frame = pd.DataFrame(array if array.ndim == 2 else _object_column(array))
+    frame = _cells_frame(X_m)
     missing = np.ones(frame.shape[0], dtype=bool)
     for _, column in frame.items():
         missing &= _missing_cells(column)
         if not missing.any():
             break
     return missing
+
+
+def _cells_frame(X_m):
+    """A modality's input as a DataFrame with one column per input column.
+
+    A 1-D (or N-D) array is one column whose cells are its rows.
+    """
+    if isinstance(X_m, pd.Series):
+        return X_m.to_frame()
+    if isinstance(X_m, pd.DataFrame):
+        return X_m
+    array = np.asarray(X_m)
+    return pd.DataFrame(array if array.ndim == 2 else _object_column(array))
 
 
 def _object_column(values):
