@@ -178,15 +178,15 @@ def survival(cohort):
         ),
         "CoxPHSurvivalAnalysis(alpha=10)": lambda: CoxPHSurvivalAnalysis(alpha=10.0),
     }
+    # scikit-survival's documented steps: its own loader's column order, one-hot
+    # categories, raw numbers. Column order matters to boosted stumps, which
+    # break ties between equally good splits by the first column.
+    encoded = encode_categorical(load_breast_cancer()[0])
     rows = []
     for name, model in models.items():
         pipe = make_pipeline(make_union(cohort), ConcatFusion(), model())
         pipe.fit(X_train, y_train)
         through_union = pipe.score(X_test, y_test)
-        # scikit-survival's documented steps: its own loader's column order, one-hot
-        # categories, raw numbers. Column order matters to boosted stumps, which
-        # break ties between equally good splits by the first column.
-        encoded = encode_categorical(load_breast_cancer()[0])
         baseline = model().fit(encoded.loc[X_train.index], y_train)
         by_hand = baseline.score(encoded.loc[X_test.index], y_test)
         rows.append((name, through_union, by_hand))
