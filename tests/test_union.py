@@ -487,3 +487,103 @@ def test_no_warning_on_a_clean_fit(frame):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make_union().fit_transform(frame)
+
+
+# -- rows are named by the input's labels ------------------------------------
+
+
+def labelled_table():
+    return pd.DataFrame(
+        {
+            "note": [
+                "cough and fever",
+                "no cough",
+                "fever",
+                None,
+                "mild fever",
+                "cough",
+            ],
+            "lab": [1.0, 2.0, -3.0, 4.0, 5.0, 6.0],
+        },
+        index=[2, 4, 8, 10, 12, 14],
+    )
+
+
+def test_blocks_carry_the_tables_index():
+    X = labelled_table().assign(lab=lambda t: t["lab"].abs())
+    blocks = make_union_of_lab_and_note().fit_transform(X)
+    assert blocks.index.tolist() == X.index.tolist()
+    assert blocks[[1, 3]].index.tolist() == [4, 10]
+    assert blocks[
+        np.array([False, True, True, False, False, False])
+    ].index.tolist() == [
+        4,
+        8,
+    ]
+    assert blocks.select(["lab"]).index.tolist() == X.index.tolist()
+    # Arrays and dicts have no labels: positions.
+    assert isinstance(ModalityBlocks({"x": np.zeros((3, 1))}).index, pd.RangeIndex)
+
+
+def make_union_of_lab_and_note(**kwargs):
+    return MultimodalUnion(
+        [("note", TfidfVectorizer(), "note"), ("lab", FailsOnNegative(), ["lab"])],
+        **kwargs,
+    )
+
+
+def test_row_failure_warning_names_labels_in_every_fold():
+    X = labelled_table()
+    union = make_union_of_lab_and_note(on_error="missing")
+    messages = []
+    for train, test in KFold(3).split(X):
+        rows = np.sort(np.r_[train, test])[: len(X) - 1]
+        with pytest.warns(RowFailureWarning) as record:
+            blocks = union.fit(X.iloc[train[train != 2]]).transform(X.iloc[rows])
+        messages.extend(str(w.message) for w in record)
+        assert not blocks.masks["lab"][list(X.index[rows]).index(8)]
+    # The failing row is label 8 whichever fold and position it lands in.
+    assert messages and all("rows [8]" in message for message in messages)
+
+
+def test_non_string_cell_in_a_third_party_text_transformer_names_its_cell():
+    X = labelled_table().astype({"note": object})
+    X.loc[12, "note"] = 42
+    union = MultimodalUnion([("note", TfidfVectorizer(), "note")])
+    expected = (
+        r"Modality 'note', column 'note', rows \[12\]: the value 42 \(int\) among "
+        r"str values made its transformer fail during fit \(AttributeError"
+    )
+    with pytest.raises(TypeError, match=expected):
+        union.fit(X)
+    union.fit(labelled_table())
+    with pytest.raises(
+        TypeError, match=expected.replace("during fit", "during transform")
+    ):
+        union.transform(X)
+
+
+class FailsOnLarge(TransformerMixin, BaseEstimator):
+    """Raises a non-ValueError on a value above 4, as a buggy plug-in would."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        if (X > 4).any():
+            raise RuntimeError("overflow in plug-in")
+        return X
+
+
+def test_any_exception_type_gets_modality_column_and_row_note():
+    X = labelled_table().assign(lab=lambda t: t["lab"].abs())
+    union = MultimodalUnion([("lab", FailsOnLarge(), ["lab"])]).fit(X.iloc[:4])
+    with pytest.raises(RuntimeError, match="overflow in plug-in") as info:
+        union.transform(X)
+    (note,) = info.value.__notes__
+    assert note == (
+        "polymodal: raised by the transformer of modality 'lab', columns ['lab'] "
+        "(FailsOnLarge) during transform; the first row that fails alone is 12 "
+        "(value 5.0)."
+    )

@@ -4,6 +4,7 @@ from numbers import Integral, Real
 from types import MappingProxyType
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from .utils._optional import import_optional
@@ -86,6 +87,11 @@ class ModalityBlocks:
         Unprefixed names of each block's columns; ``x0, x1, ...`` where not
         given. Modality prefixes are added by the step that turns blocks into
         columns.
+    index : array-like of shape (n_samples,), default=None
+        The row labels of the table the blocks come from (the DataFrame's
+        index). Messages name rows by these labels, and fusion steps with
+        pandas output use them as the output's index. None means positions
+        ``0 .. n_samples - 1``.
 
     Attributes
     ----------
@@ -97,6 +103,8 @@ class ModalityBlocks:
         Read-only view of the feature names.
     shape : tuple of int
         ``(n_samples,)``.
+    index : pandas.Index
+        The row labels (a RangeIndex when none were given).
 
     See Also
     --------
@@ -119,7 +127,7 @@ class ModalityBlocks:
     array([ True,  True])
     """
 
-    def __init__(self, blocks, masks=None, feature_names=None):
+    def __init__(self, blocks, masks=None, feature_names=None, index=None):
         if not isinstance(blocks, dict) or not blocks:
             raise TypeError(
                 "ModalityBlocks takes a non-empty dict mapping modality names to "
@@ -174,15 +182,28 @@ class ModalityBlocks:
             self._masks[name] = mask
             self._feature_names[name] = names
         self._n_samples = n_samples
+        self._index = None
+        if index is not None:
+            index = pd.Index(index)
+            if len(index) != n_samples:
+                raise ValueError(
+                    f"The index has {len(index)} labels for {n_samples} rows."
+                )
+            if not (
+                isinstance(index, pd.RangeIndex)
+                and index.equals(pd.RangeIndex(n_samples))
+            ):
+                self._index = index
 
     @classmethod
-    def _from_parts(cls, blocks, masks, feature_names, n_samples):
+    def _from_parts(cls, blocks, masks, feature_names, n_samples, index):
         # Row selection reuses validated parts without re-checking them.
         new = cls.__new__(cls)
         new._blocks = blocks
         new._masks = masks
         new._feature_names = feature_names
         new._n_samples = n_samples
+        new._index = index
         return new
 
     @property
@@ -199,6 +220,13 @@ class ModalityBlocks:
     def feature_names(self):
         """Unprefixed feature names by modality (read-only mapping)."""
         return MappingProxyType(self._feature_names)
+
+    @property
+    def index(self):
+        """Row labels (a :class:`pandas.Index`; positions when none were given)."""
+        if self._index is None:
+            return pd.RangeIndex(self._n_samples)
+        return self._index
 
     @property
     def shape(self):
@@ -254,6 +282,7 @@ class ModalityBlocks:
             {name: mask[rows] for name, mask in self._masks.items()},
             self._feature_names,
             n_samples,
+            None if self._index is None else self._index[rows],
         )
 
     def select(self, names):
@@ -279,6 +308,7 @@ class ModalityBlocks:
             {name: self._masks[name] for name in names},
             {name: self._feature_names[name] for name in names},
             self._n_samples,
+            self._index,
         )
 
     def to_slicedict(self):

@@ -6,7 +6,7 @@ import reprlib
 import warnings
 from collections import Counter
 from functools import partial
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -488,7 +488,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             name: (result.block.shape[1:], sparse.issparse(result.block))
             for name, result in fitted.items()
         }
-        return _assemble(fitted, n_samples)
+        return _assemble(fitted, n_samples, _row_labels(X))
 
     def transform(self, X, **params):
         """Transform each modality's present rows with its fitted transformer.
@@ -532,7 +532,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         transformed = dict(zip([name for name, _ in specs], results, strict=True))
         for name, result in transformed.items():
             result.feature_names = self._block_feature_names[name]
-        return _assemble(transformed, X.shape[0])
+        return _assemble(transformed, X.shape[0], _row_labels(X))
 
     def _route(self, params, method):
         names = [name for name, _, _ in self._modality_specs()]
@@ -711,6 +711,7 @@ def _process_modality(
     trans, X_m, y, *, name, fit, params, weight, on_error, message, template=None
 ):
     n_samples = X_m.shape[0]
+    labels = X_m.index if isinstance(X_m, pd.Series | pd.DataFrame) else None
     present = ~_missing_rows(X_m)
     rows = np.flatnonzero(present)
     if fit and rows.size == 0:
@@ -741,12 +742,11 @@ def _process_modality(
                 output = _empty_output(*template)
         except Exception as exc:
             stage = "fit" if fit else "transform"
-            located = _locate_bad_cells(exc, subset, rows, name, stage)
+            located = _locate_bad_cells(exc, subset, rows, labels, name, stage)
             if located is not None:
                 raise located from exc
             exc.add_note(
-                f"polymodal: raised by the transformer of modality {name!r} "
-                f"({type(trans).__name__}) during {stage}."
+                _failure_note(exc, trans, subset, rows, labels, name, stage, params)
             )
             raise
     output = _as_block_output(output, name, len(rows))
@@ -759,8 +759,9 @@ def _process_modality(
             else "they came back all-NaN from its transformer"
         )
         warnings.warn(
-            f"Modality {name!r}: rows {describe_rows(np.flatnonzero(failed))} could "
-            f"not be read ({cause}) and are marked absent.",
+            f"Modality {name!r}: rows "
+            f"{describe_rows(np.flatnonzero(failed), index=labels)} could not be "
+            f"read ({cause}) and are marked absent.",
             RowFailureWarning,
             stacklevel=2,
         )
@@ -773,17 +774,19 @@ def _process_modality(
     return _ModalityResult(trans, block, present, names)
 
 
-def _locate_bad_cells(exc, X, rows, name, stage):
-    """A ValueError naming modality, column and rows for a cell-level failure.
+def _locate_bad_cells(exc, X, rows, labels, name, stage):
+    """An error naming modality, column, rows and value for a cell-level failure.
 
-    Third-party transformers (StandardScaler, OneHotEncoder, ...) fail on a
-    non-numeric string, an infinite value, a NaN or an unseen category with a
-    message that names neither the column nor the rows. When ``exc`` is such a
-    failure and the cells that caused it can be found in ``X`` (the rows
-    ``rows`` of the modality's input), return the clearer error; else None.
+    Third-party transformers (StandardScaler, OneHotEncoder, TfidfVectorizer,
+    ...) fail on a non-numeric string, an infinite value, a NaN, an unseen
+    category or a cell of another type than its column's (an int among
+    notes) with a message that names neither the column nor the rows. When
+    the cells that caused ``exc`` can be found in ``X`` (the rows ``rows`` of
+    the modality's input, whose labels are ``labels``), return the clearer
+    error; else None.
     """
     if not isinstance(exc, ValueError | TypeError):
-        return None
+        return _locate_odd_type(exc, X, rows, labels, name, stage)
     text = str(exc)
     if "y contains" in text:
         # The target's fault, not the modality's cells.
@@ -819,7 +822,7 @@ def _locate_bad_cells(exc, X, rows, name, stage):
         test = partial(_in_set, values=unseen)
         advice = "set handle_unknown='ignore' on the encoder, or fix the values"
     else:
-        return None
+        return _locate_odd_type(exc, X, rows, labels, name, stage)
     for column, values in frame.items():
         bad = np.fromiter((test(v) for v in values), dtype=bool, count=len(values))
         if bad.any():
@@ -830,11 +833,104 @@ def _locate_bad_cells(exc, X, rows, name, stage):
             column = repr(column) if labelled else f"{column} (of its own columns)"
             return ValueError(
                 f"Modality {name!r}, column {column}, rows "
-                f"{describe_rows(np.asarray(rows)[positions])}: "
+                f"{describe_rows(np.asarray(rows)[positions], index=labels)}: "
                 + what.format(reprlib.repr(example))
                 + f" made its transformer fail during {stage}: {advice}."
             )
     return None
+
+
+def _locate_odd_type(exc, X, rows, labels, name, stage):
+    """A TypeError for a cell whose type differs from the rest of its column.
+
+    An int among strings is what makes a text vectorizer fail with an
+    AttributeError that names no row: the cell is found from the types alone.
+    polymodal's own transformers name their bad cells themselves.
+    """
+    if _raised_by_polymodal(exc) or not isinstance(
+        X, pd.Series | pd.DataFrame | np.ndarray
+    ):
+        return None
+    frame = _cells_frame(X)
+    for column, values in frame.items():
+        if values.dtype != object:
+            continue
+        kinds = np.asarray([_cell_kind(v) for v in values], dtype=object)
+        filled = kinds != "missing"
+        counts = Counter(kinds[filled])
+        if len(counts) < 2:
+            continue
+        usual = counts.most_common(1)[0][0]
+        positions = np.flatnonzero(filled & (kinds != usual))
+        example = values.iloc[positions[0]]
+        column = (
+            repr(column)
+            if isinstance(X, pd.Series | pd.DataFrame)
+            else f"{column} (of its own columns)"
+        )
+        return TypeError(
+            f"Modality {name!r}, column {column}, rows "
+            f"{describe_rows(np.asarray(rows)[positions], index=labels)}: the value "
+            f"{reprlib.repr(example)} ({type(example).__name__}) among {usual} "
+            f"values made its transformer fail during {stage} "
+            f"({type(exc).__name__}: {exc}). Make the column's cells one type "
+            "(for text, df[column].astype('string')), or mark the cell missing."
+        )
+    return None
+
+
+def _raised_by_polymodal(exc):
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return False
+    return frame.tb_frame.f_globals.get("__name__", "").startswith("polymodal.")
+
+
+def _cell_kind(value):
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return "missing"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, Real):
+        return "numeric"
+    return type(value).__name__
+
+
+def _failure_note(exc, trans, X, rows, labels, name, stage, params):
+    """Where a transformer failure arose: modality, columns and, if found, the row.
+
+    At transform, the rows are retried one by one (the batch failed anyway) to
+    name the first row that fails alone and its value.
+    """
+    columns = (
+        [str(c) for c in _cells_frame(X).columns]
+        if isinstance(X, pd.Series | pd.DataFrame)
+        else None
+    )
+    where = f", columns {columns}" if columns else ""
+    note = (
+        f"polymodal: raised by the transformer of modality {name!r}{where} "
+        f"({type(trans).__name__}) during {stage}"
+    )
+    if stage != "transform" or _num_samples(X) < 2:
+        return note + "."
+    transform_params = params.get("transform", {})
+    for i in range(_num_samples(X)):
+        try:
+            trans.transform(_safe_indexing(X, [i]), **transform_params)
+        except Exception:
+            cells = _cells_frame(X).iloc[i].tolist()
+            value = cells[0] if len(cells) == 1 else cells
+            return (
+                f"{note}; the first row that fails alone is "
+                f"{describe_rows(np.asarray(rows)[[i]], index=labels)[1:-1]} "
+                f"(value {reprlib.repr(value)})."
+            )
+    return note + "; no single row fails alone."
 
 
 def _not_a_number(value):
@@ -1074,7 +1170,7 @@ def _missing_cells(column):
     return missing
 
 
-def _assemble(results, n_samples):
+def _assemble(results, n_samples, index):
     if not results:
         raise ValueError(
             "No modality produced a block: every modality is dropped or selects "
@@ -1084,7 +1180,12 @@ def _assemble(results, n_samples):
         {name: r.block for name, r in results.items()},
         masks={name: r.mask for name, r in results.items()},
         feature_names={name: r.feature_names for name, r in results.items()},
+        index=index,
     )
+
+
+def _row_labels(X):
+    return X.index if isinstance(X, pd.DataFrame) else None
 
 
 def _as_table_array(X):

@@ -298,7 +298,9 @@ class FactorizationFusion(
                 + self.intercept_[columns]
             )
             completed[name] = filled
-        return ModalityBlocks(completed, feature_names=dict(blocks.feature_names))
+        return ModalityBlocks(
+            completed, feature_names=dict(blocks.feature_names), index=blocks.index
+        )
 
     @property
     def _n_features_out(self):

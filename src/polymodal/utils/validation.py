@@ -22,19 +22,39 @@ __all__ = [
 SINGLE_MODALITY = "x"
 
 
-def describe_rows(rows, limit=5):
-    """The first ``limit`` row numbers, with " ..." when there are more.
+def describe_rows(rows, limit=5, *, index=None):
+    """The first ``limit`` rows by label, with " ..." when there are more.
+
+    Parameters
+    ----------
+    rows : array-like of int
+        Row positions, or row labels when ``index`` is None.
+    limit : int, default=5
+        How many rows to name.
+    index : array-like, default=None
+        The input's row labels: ``rows`` are then positions in it, and the
+        message names the labels (a DataFrame's index, a patient id), never
+        positions inside a subset or a fold.
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from polymodal.utils.validation import describe_rows
     >>> describe_rows([3, 7])
     '[3, 7]'
     >>> describe_rows(range(5)), describe_rows(range(9))
     ('[0, 1, 2, 3, 4]', '[0, 1, 2, 3, 4] ...')
+    >>> describe_rows([0, 2], index=pd.Index(["p1", "p2", "p3"]))
+    "['p1', 'p3']"
     """
-    more = len(rows) > limit
-    return f"{[int(r) for r in list(rows)[:limit]]}{' ...' if more else ''}"
+    rows = list(rows)
+    shown = rows[:limit]
+    if index is not None:
+        shown = list(pd.Index(index)[np.asarray(shown, dtype=np.intp)])
+    labels = [
+        label.item() if isinstance(label, np.generic) else label for label in shown
+    ]
+    return f"{labels}{' ...' if len(rows) > limit else ''}"
 
 
 def _as_float(block):
@@ -51,7 +71,9 @@ def _as_float(block):
         return None
 
 
-def warn_rows_without_modality(empty, consequence, *, which="present", stacklevel=2):
+def warn_rows_without_modality(
+    empty, consequence, *, which="present", index=None, stacklevel=2
+):
     """Warn, naming the rows, when some rows hold no modality a method can use.
 
     Parameters
@@ -63,12 +85,15 @@ def warn_rows_without_modality(empty, consequence, *, which="present", stackleve
         training mean").
     which : str, default="present"
         Which modalities count, for the message ("of positive weight present").
+    index : array-like, default=None
+        Row labels (``blocks.index``) by which the rows are named.
     stacklevel : int, default=2
         As in :func:`warnings.warn`, counted from the caller.
     """
     if empty.any():
         warnings.warn(
-            f"Rows {describe_rows(np.flatnonzero(empty))} have no modality {which}; "
+            f"Rows {describe_rows(np.flatnonzero(empty), index=index)} have no "
+            f"modality {which}; "
             f"{consequence}.",
             MissingModalityWarning,
             stacklevel=stacklevel + 1,
@@ -139,7 +164,7 @@ def validate_blocks(
                 "does not accept; densify it in the modality's pipeline."
             )
         blocks[name] = converted
-    X = ModalityBlocks(blocks, dict(X.masks), dict(X.feature_names))
+    X = ModalityBlocks(blocks, dict(X.masks), dict(X.feature_names), index=X.index)
     check_present_finite(X, allow_nan=allow_nan)
     shapes = {name: block.shape[1:] for name, block in X.items()}
     if reset:
@@ -209,6 +234,7 @@ def _check_against_fit(estimator, X, shapes):
             {name: X[name] for name in fitted},
             {name: X.masks[name] for name in fitted},
             {name: X.feature_names[name] for name in fitted},
+            index=X.index,
         )
     return X
 
@@ -287,7 +313,8 @@ def check_present_finite(blocks, *, allow_nan):
         )
         raise ValueError(
             f"Input X contains {kind} in modality {name!r}, column {column!r}, "
-            f"present rows {describe_rows(np.unique(rows))}. {advice}"
+            f"present rows {describe_rows(np.unique(rows), index=blocks.index)}. "
+            f"{advice}"
         )
 
 
