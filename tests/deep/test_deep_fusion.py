@@ -10,11 +10,12 @@ from scipy import sparse
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from polymodal import ModalityBlocks  # noqa: E402
+from polymodal import ModalityBlocks, MultimodalUnion  # noqa: E402
 from polymodal.datasets import make_patients, make_patients_union  # noqa: E402
 from polymodal.deep import DeepFusionClassifier, DeepFusionRegressor  # noqa: E402
 from polymodal.deep._fusion_layers import FUSION_LAYERS  # noqa: E402
@@ -284,3 +285,50 @@ def test_regressor_fits_blocks_and_predicts_the_mean_without_modalities(
     np.testing.assert_array_equal(
         joblib.load(tmp_path / "model.joblib").predict(X), model.predict(X)
     )
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_rows_without_modality_are_named_by_label_through_a_union(estimator):
+    # Through a union over a labelled table, the warning names "p8" and
+    # "p21", not their positions 1 and 2 among the rows predicted on.
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.tile([0, 1, 1], n // 3)
+    X = pd.DataFrame(
+        {
+            "glucose": y + rng.normal(0, 0.7, n),
+            "insulin": rng.normal(0, 1, n),
+            "heart_rate": 0.5 * y + rng.normal(0, 1, n),
+        },
+        index=[f"p{i}" for i in range(n)],
+    )
+    empty = ["p8", "p21"]
+    X.loc[empty] = np.nan
+    X.loc[["p5", "p30"], ["glucose", "insulin"]] = np.nan
+    union = MultimodalUnion(
+        [
+            ("labs", StandardScaler(), ["glucose", "insulin"]),
+            ("vitals", StandardScaler(), ["heart_rate"]),
+        ]
+    )
+    train = X.index.difference(empty, sort=False)
+    if estimator == "classifier":
+        head, target = DeepFusionClassifier(**{**FAST, "max_epochs": 5}), y
+    else:
+        head = DeepFusionRegressor(**{**FAST, "max_epochs": 5})
+        target = y * 10.0 + np.arange(n)
+    target = pd.Series(target, index=X.index)
+    pipe = Pipeline([("union", union), ("fusion", "passthrough"), ("head", head)])
+    pipe.fit(X.loc[train], target.loc[train])
+    named = r"Rows \['p8', 'p21'\] have no modality present"
+    if estimator == "classifier":
+        with pytest.warns(MissingModalityWarning, match=named) as record:
+            proba = pipe.predict_proba(X.loc[["p3", "p8", "p21"]])
+        assert "training class prior" in str(record[0].message)
+        # 58 training rows: 19 of class 0, 39 of class 1.
+        np.testing.assert_allclose(proba[1:], [[19 / 58, 39 / 58]] * 2)
+    else:
+        with pytest.warns(MissingModalityWarning, match=named) as record:
+            predicted = pipe.predict(X.loc[["p3", "p8", "p21"]])
+        assert "training mean" in str(record[0].message)
+        np.testing.assert_allclose(predicted[1:], [target.loc[train].mean()] * 2)

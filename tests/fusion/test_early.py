@@ -5,7 +5,7 @@ import pytest
 from scipy import sparse
 
 from polymodal import ModalityBlocks
-from polymodal.exceptions import PolymodalWarning
+from polymodal.exceptions import MissingModalityWarning, PolymodalWarning
 from polymodal.fusion import ConcatFusion
 
 
@@ -41,7 +41,9 @@ def test_absent_rows_use_the_present_rows_mean_not_their_values():
     garbage = ModalityBlocks(
         {"a": np.array([[1.0], [999.0], [3.0]])}, masks={"a": [True, False, True]}
     )
-    out = ConcatFusion(indicators=False).fit_transform(garbage)
+    # Row 1 has no modality at all, which ConcatFusion says.
+    with pytest.warns(MissingModalityWarning, match=r"Rows \[1\]"):
+        out = ConcatFusion(indicators=False).fit_transform(garbage)
     np.testing.assert_allclose(out.ravel(), [1.0, 2.0, 3.0])
 
 
@@ -86,15 +88,20 @@ def test_sparse_blocks_stay_sparse_and_impute_the_mean():
         {"note": note}, masks={"note": [True, False, True, True]}
     )
     fusion = ConcatFusion(indicators=False).fit(sparse_blocks)
-    out = fusion.transform(sparse_blocks)
+    with pytest.warns(MissingModalityWarning, match=r"Rows \[1\]"):
+        out = fusion.transform(sparse_blocks)
     assert fusion.sparse_output_ and sparse.issparse(out)
     np.testing.assert_allclose(out.toarray()[1], np.array([4.0, 0, 0, 1.0]) / 3)
     np.testing.assert_allclose(out.toarray()[[0, 2, 3]], note.toarray()[[0, 2, 3]])
-    dense = ConcatFusion(indicators=False, sparse_threshold=0).fit_transform(
-        sparse_blocks
-    )
+    with pytest.warns(MissingModalityWarning):
+        dense = ConcatFusion(indicators=False, sparse_threshold=0).fit_transform(
+            sparse_blocks
+        )
     assert isinstance(dense, np.ndarray)
-    none = ConcatFusion(impute="none", indicators=False).fit_transform(sparse_blocks)
+    with pytest.warns(MissingModalityWarning, match="NaN in every block"):
+        none = ConcatFusion(impute="none", indicators=False).fit_transform(
+            sparse_blocks
+        )
     assert np.isnan(none.toarray()[1]).all()
 
 

@@ -12,13 +12,13 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ..utils._missing import (
+    rows_without_modality,
+    warn_predicted_rows_without_modality,
+)
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ..utils._torch import import_torch
-from ..utils.validation import (
-    check_target_present,
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import check_target_present, validate_blocks
 from ._base import (
     BaseNet,
     check_hidden_layer_sizes,
@@ -172,8 +172,7 @@ class _BaseDeepFusion(BaseNet):
     def _blocks_for_prediction(self, X):
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False, allow_nd=True)
-        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
-        return blocks, empty
+        return blocks, rows_without_modality(blocks)
 
     def _custom_encoders(self, blocks):
         """Deep copies of the user's encoders; unknown modalities are an error."""
@@ -308,7 +307,9 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
     The blocks are handed to skorch through
     :meth:`~polymodal.ModalityBlocks.to_slicedict` (float32, absent rows zero-filled,
     presence masks alongside). A row with no modality present is predicted
-    the training class prior, with a warning naming it. Pickling stores the
+    the training class prior, with a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming it by the
+    input's index labels. Pickling stores the
     network's tensors on the CPU, so a model trained on a GPU loads and
     predicts on a machine without one.
 
@@ -427,7 +428,9 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
         blocks, empty = self._blocks_for_prediction(X)
         proba = self.net_.predict_proba(blocks.to_slicedict()).astype(np.float64)
         proba /= proba.sum(axis=1, keepdims=True)
-        warn_rows_without_modality(empty, "they are predicted the training class prior")
+        warn_predicted_rows_without_modality(
+            blocks, "training class prior", empty=empty
+        )
         proba[empty] = self.class_prior_
         return proba
 
@@ -501,7 +504,9 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
         Number of targets.
     y_mean_, y_scale_ : ndarray of shape (`n_outputs_`,)
         Mean and standard deviation of the training targets; rows with no
-        modality present are predicted ``y_mean_``.
+        modality present are predicted ``y_mean_``, with a
+        :class:`~polymodal.exceptions.MissingModalityWarning` naming them by
+        the input's index labels.
     modality_names_in_ : ndarray of str
         The modalities seen in fit, in order.
     n_features_in_ : int
@@ -609,7 +614,7 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
         y_pred = unstandardize_predictions(
             self, self.net_.predict(blocks.to_slicedict())
         )
-        warn_rows_without_modality(empty, "they are predicted the training mean")
+        warn_predicted_rows_without_modality(blocks, "training mean", empty=empty)
         y_pred[empty] = self.y_mean_ if y_pred.ndim == 2 else self.y_mean_[0]
         return y_pred
 

@@ -31,6 +31,10 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
+from ..utils._missing import (
+    rows_without_modality,
+    warn_fused_rows_without_modality,
+)
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -38,10 +42,7 @@ from ..utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
-from ..utils.validation import (
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import validate_blocks
 from ._weights import check_weights
 
 __all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
@@ -253,12 +254,9 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
             components[name] = values
         return components
 
-    def _warn_empty_rows(self, empty, what):
-        warn_rows_without_modality(
-            empty,
-            "their fused features are those of the training mean",
-            which=f"present{what}",
-            stacklevel=5,
+    def _warn_empty_rows(self, blocks, empty, given, which="present"):
+        warn_fused_rows_without_modality(
+            self, blocks, given, empty=empty, which=which, stacklevel=5
         )
 
     def __sklearn_tags__(self):
@@ -283,10 +281,14 @@ class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
     row :math:`i` and :math:`w_m \\ge 0` its weight.
 
     **Absent modalities.** They drop out of both sums, so the weights are
-    re-normalised per row over the modalities present. A row with no
-    modality present (or only modalities of weight 0) gets the zero vector,
-    the training mean of every standardised component, and a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+    re-normalised per row over the modalities present. A row with no modality
+    present (or only modalities of weight 0) gets the zero vector, the training
+    mean of every standardised component, and a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). ``fit_transform`` warns about training rows alike.
 
     **Projection.** Per modality, on the training rows where it is present:
     ``"pca"`` (for a sparse block :class:`~sklearn.decomposition.TruncatedSVD`,
@@ -488,7 +490,12 @@ class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
             total += present_weight[:, None] * values
             weight += present_weight
         empty = weight == 0
-        self._warn_empty_rows(empty, " (or only modalities of weight 0)")
+        self._warn_empty_rows(
+            blocks,
+            empty,
+            "the zero vector (the training mean of every component)",
+            which="present (or only modalities of weight 0)",
+        )
         total[~empty] /= weight[~empty, None]
         return total
 
@@ -536,7 +543,11 @@ class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
     identity 1, so the product runs over the present modalities only. A row
     with no modality present gets the zero vector (the training mean of the
     standardised components) and a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). ``fit_transform`` warns about training rows alike.
 
     **Projection.** As in :class:`AverageFusion`: ``"pca"`` (TruncatedSVD for
     a sparse block, without centring), ``"pls"`` (signed to agree with the
@@ -620,8 +631,10 @@ class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
         for name, values in components.items():
             mask = blocks.masks[name]
             product[mask] *= values[mask]
-        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
-        self._warn_empty_rows(empty, "")
+        empty = rows_without_modality(blocks)
+        self._warn_empty_rows(
+            blocks, empty, "the zero vector (the training mean of every component)"
+        )
         product[empty] = 0.0
         return product
 
@@ -647,12 +660,15 @@ class TensorFusion(_ProjectedFusion):
     modality varies slowest. Feature names read as the product they hold:
     ``"1"``, ``"ct0"``, ``"ct0*note2"``.
 
-    **Absent modalities.** An absent modality's factor is
-    :math:`[1, 0, \\dots, 0]`: only its constant term survives, so its terms
-    vanish and the products of the present modalities remain. A row with no
-    modality present is :math:`[1, 0, \\dots, 0]`, the fusion of the training
-    mean, and emits a :class:`~polymodal.exceptions.MissingModalityWarning`
-    naming the rows.
+    **Absent modalities.** An absent modality's factor is :math:`[1, 0, \\dots,
+    0]`: only its constant term survives, so its terms vanish and the products
+    of the present modalities remain. A row with no modality present is
+    :math:`[1, 0, \\dots, 0]`, the fusion of the training mean, and emits a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). ``fit_transform`` warns about training rows alike.
 
     **Size.** The output width grows as a product over modalities: 4
     modalities of 8 components give 6,561 features. A width above
@@ -765,8 +781,10 @@ class TensorFusion(_ProjectedFusion):
         for values in components.values():
             factor = np.hstack([np.ones((len(blocks), 1)), values])
             fused = (fused[:, :, None] * factor[:, None, :]).reshape(len(blocks), -1)
-        empty = ~np.any([blocks.masks[name] for name in blocks.names], axis=0)
-        self._warn_empty_rows(empty, "")
+        empty = rows_without_modality(blocks)
+        self._warn_empty_rows(
+            blocks, empty, "[1, 0, ..., 0], the fusion of the training mean"
+        )
         return fused
 
     def get_feature_names_out(self, input_features=None):

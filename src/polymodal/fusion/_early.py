@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
+from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -45,6 +46,15 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
     same way. With ``indicators=True`` one 0/1 column per modality tells the
     head which modalities were observed, so "absent" is never mistaken for
     "average". Any head therefore works out of the box.
+
+    **Rows with no modality present.** Such a row is all imputed values (and
+    all-zero indicators): whatever the head predicts for it rests on no
+    observed data, and ConcatFusion cannot choose the head's output, so
+    ``transform`` (and ``fit_transform``) emits a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming those rows
+    by the input's index labels. A final-step fusion such as
+    :class:`~polymodal.fusion.LateFusionClassifier` predicts the training
+    prior (or mean) for them instead.
 
     **Block scaling.** With ``scale_blocks=True``, each block is divided by
     :math:`\\sqrt{\\sum_j \\operatorname{Var}(x_{\\cdot j})}`, the square root of
@@ -206,6 +216,9 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False, allow_nan=True)
+        warn_fused_rows_without_modality(
+            self, blocks, self._given_to_empty_rows(), stacklevel=3
+        )
         parts = [
             _fill(block, blocks.masks[name], self.fill_values_[name])
             * self.scales_[name]
@@ -220,6 +233,14 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         if self.sparse_output_:
             return sparse.hstack(parts, format="csr")
         return np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts])
+
+    def _given_to_empty_rows(self):
+        given = {
+            "mean": "the training means of every block",
+            "zero": "zeros in every block",
+            "none": "NaN in every block",
+        }[self.impute]
+        return given + (" and every presence indicator 0" if self.indicators else "")
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names, prefixed by modality.

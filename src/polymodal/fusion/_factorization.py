@@ -15,11 +15,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks
+from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import Interval, _fit_context
-from ..utils.validation import (
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import validate_blocks
 
 __all__ = ["FactorizationFusion"]
 
@@ -84,8 +82,12 @@ class FactorizationFusion(
     **Absent modalities.** They simply contribute no term to :math:`u_i`: a
     row's factors come from the modalities it has. A row with no modality
     present gets the prior mean :math:`u_i = 0`, with a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows (in
-    ``fit`` such a row adds nothing to the loadings).
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). In ``fit`` such a row adds nothing to the
+    loadings, and ``fit_transform`` warns about it alike.
     :meth:`complete` fills an absent block with its reconstruction
     :math:`\\hat x_{ij} = \\mu_j + \\sigma_j \\sqrt{d_m}\\, u_i^\\top v_j`, which
     is :math:`\\mu_j` for a row with no modality present.
@@ -264,7 +266,7 @@ class FactorizationFusion(
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
-        return self._infer_factors(blocks)
+        return self._infer_factors(blocks, "the prior mean 0 as factors")
 
     def complete(self, X):
         """Fill every absent block row with its reconstruction.
@@ -285,7 +287,9 @@ class FactorizationFusion(
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
-        factors = self._infer_factors(blocks)
+        factors = self._infer_factors(
+            blocks, "the column means (intercept_) in every block"
+        )
         completed = {}
         for (name, block), columns in zip(
             blocks.items(), self._column_slices(), strict=True
@@ -324,15 +328,17 @@ class FactorizationFusion(
             block[~mask] = 0.0
         return dense
 
-    def _infer_factors(self, blocks):
+    def _infer_factors(self, blocks, given):
         masks = [blocks.masks[name] for name in blocks.names]
         standardized = self._standardize(
             [_dense_copy(block) for _, block in blocks.items()], masks
         )
         loadings = [self.components_[:, columns].T for columns in self._column_slices()]
-        warn_rows_without_modality(
-            ~np.logical_or.reduce(masks),
-            "their factors are the prior mean 0",
+        warn_fused_rows_without_modality(
+            self,
+            blocks,
+            given,
+            empty=~np.logical_or.reduce(masks),
             stacklevel=3,
         )
         return _solve_factors(standardized, masks, loadings, self.alpha)

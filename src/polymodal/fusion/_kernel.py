@@ -15,11 +15,9 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
+from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..utils.validation import (
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import validate_blocks
 from ._weights import check_weights
 
 __all__ = ["KernelFusion"]
@@ -64,7 +62,11 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     present in both, and the weights are re-normalised per row through
     :math:`W_i`. A row in which no modality of positive weight is present has
     an all-zero kernel row, with a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming it.
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming it by the
+    input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). ``fit_transform`` warns about training rows alike.
 
     **Weights.** ``None`` weighs every modality 1; a dict sets them (modalities
     not named get 1). ``"align"`` uses centred kernel alignment with the
@@ -214,7 +216,7 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 train_kernels[name] = self._modality_kernel(
                     name, self.fit_blocks_[name]
                 )
-        return self._combine(train_kernels, blocks.masks, len(blocks))
+        return self._combine(train_kernels, blocks)
 
     def transform(self, X):
         """Return the fused kernel between the rows of ``X`` and the training rows.
@@ -236,7 +238,7 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             for name, weight in self.weights_.items()
             if weight > 0
         }
-        return self._combine(kernels, blocks.masks, len(blocks))
+        return self._combine(kernels, blocks)
 
     @property
     def _n_features_out(self):
@@ -317,8 +319,9 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 )
         return matrix
 
-    def _combine(self, kernels, masks, n_samples):
-        fused = np.zeros((n_samples, len(self.fit_row_weights_)))
+    def _combine(self, kernels, blocks):
+        masks = blocks.masks
+        fused = np.zeros((len(blocks), len(self.fit_row_weights_)))
         for name, matrix in kernels.items():
             weight = self.weights_[name]
             if weight > 0:
@@ -326,9 +329,11 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 columns = np.flatnonzero(self.fit_masks_[name])
                 fused[np.ix_(rows, columns)] += weight * matrix
         row_weights = _row_weights(self.weights_, masks)
-        warn_rows_without_modality(
-            row_weights == 0,
-            "their fused kernel row is 0",
+        warn_fused_rows_without_modality(
+            self,
+            blocks,
+            "an all-zero kernel row",
+            empty=row_weights == 0,
             which="of positive weight present",
             stacklevel=3,
         )

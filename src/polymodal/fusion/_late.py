@@ -26,6 +26,10 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import PolymodalWarning
+from ..utils._missing import (
+    rows_without_modality,
+    warn_predicted_rows_without_modality,
+)
 from ..utils._sklearn_compat import (
     HasMethods,
     StrOptions,
@@ -36,11 +40,7 @@ from ..utils._sklearn_compat import (
     _raise_for_params,
     _routing_enabled,
 )
-from ..utils.validation import (
-    check_target_present,
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import check_target_present, validate_blocks
 from ._weights import check_weights
 
 __all__ = ["LateFusionClassifier", "LateFusionRegressor", "StackingFusionClassifier"]
@@ -482,13 +482,7 @@ def _check_target(estimator, y, n_samples, **kwargs):
     return y
 
 
-def _warn_empty_rows(empty, fallback):
-    warn_rows_without_modality(
-        empty,
-        f"they are predicted the {fallback}",
-        which="present (or only modalities of weight 0)",
-        stacklevel=3,
-    )
+_WEIGHTED_PRESENT = "present (or only modalities of weight 0)"
 
 
 def _one_vs_rest_auc(y, proba, sample_weight):
@@ -565,8 +559,11 @@ class _ProbabilisticFusionClassifier(ClassifierMixin, _ModalityEnsemble):
                 f"{_CALIBRATION_ADVICE}{alternative}."
             )
 
-    def _fallback(self, proba, empty):
-        _warn_empty_rows(empty, "training class prior")
+    def _fallback(self, proba, blocks, empty, which="present"):
+        """Give the training class prior to the ``empty`` rows, and warn."""
+        warn_predicted_rows_without_modality(
+            blocks, "training class prior", empty=empty, which=which, stacklevel=3
+        )
         proba[empty] = self.class_prior_
         return proba
 
@@ -651,7 +648,8 @@ class LateFusionClassifier(_ProbabilisticFusionClassifier):
     so a patient without a note is predicted from the other modalities only. A
     row with no modality present (or only modalities of weight 0) is predicted
     the training class prior :math:`\\pi`, with a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels.
 
     **Learned weights.** With ``weights="learn"``, each modality's estimator is
     cross-validated on its present training rows (``cv`` folds, which respect
@@ -855,7 +853,7 @@ class LateFusionClassifier(_ProbabilisticFusionClassifier):
             fused = np.where(weights > 0, probas, 0.0).max(axis=0)
         totals = fused.sum(axis=1, keepdims=True)
         fused = np.divide(fused, totals, out=np.zeros_like(fused), where=totals > 0)
-        return self._fallback(fused, empty), mean
+        return self._fallback(fused, blocks, empty, _WEIGHTED_PRESENT), mean
 
     def predict_proba(self, X):
         """Fused class probabilities of each row.
@@ -914,7 +912,8 @@ class LateFusionRegressor(RegressorMixin, _ModalityEnsemble):
     mean (the weights of the present ones are re-normalised). A row with no
     modality present (or only modalities of weight 0) is predicted the
     training mean of ``y``, with a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels.
 
     **Learned weights.** With ``weights="learn"``, each modality's estimator is
     cross-validated on its present training rows (``cv`` folds, which respect
@@ -1087,7 +1086,9 @@ class LateFusionRegressor(RegressorMixin, _ModalityEnsemble):
             rows, output, _ = self._modality_output(blocks, name, "predict")
             if output is not None:
                 predicted[rows] += row_weights[rows, m] * np.ravel(output)
-        _warn_empty_rows(empty, "training mean")
+        warn_predicted_rows_without_modality(
+            blocks, "training mean", empty=empty, which=_WEIGHTED_PRESENT
+        )
         predicted[empty] = self.target_mean_
         return predicted
 
@@ -1122,8 +1123,10 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     is filled with the training class prior (for probabilities) or with the
     mean out-of-fold decision value of its present rows (for decision values),
     and :math:`p_{im} = 0` lets the meta-learner tell "absent" from "typical".
-    A row with no modality present is predicted the training class prior, with
-    a :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows.
+    A row with no modality present is predicted the training class prior
+    (not the meta-learner's output on all-prior features), with a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels.
 
     Parameters
     ----------
@@ -1403,10 +1406,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         proba[:, np.asarray(self.final_estimator_.classes_, dtype=np.intp)] = (
             self.final_estimator_.predict_proba(meta)
         )
-        empty = ~np.column_stack([blocks.masks[name] for name in blocks.names]).any(
-            axis=1
-        )
-        return self._fallback(proba, empty)
+        return self._fallback(proba, blocks, rows_without_modality(blocks))
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the estimators, the CV and the meta-learner.

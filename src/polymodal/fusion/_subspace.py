@@ -15,11 +15,9 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
+from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..utils.validation import (
-    validate_blocks,
-    warn_rows_without_modality,
-)
+from ..utils.validation import validate_blocks
 
 __all__ = ["SubspaceFusion"]
 
@@ -82,9 +80,13 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     **Absent modalities.** CCA and PLS fit on the rows where both modalities
     are present; generalised CCA uses every row through its row masks.
-    ``transform`` averages over the modalities present in each row; a row
-    with none is embedded as zeros, with a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming it.
+    ``transform`` averages over the modalities present in each row; a row with
+    none is embedded as zeros, with a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming it by the
+    input's index labels: the fusion cannot choose the head's output, whose
+    prediction for such a row rests on no observed data (a final-step fusion
+    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
+    training prior instead). ``fit_transform`` warns about training rows alike.
 
     **Number of components.** CCA and PLS find at most as many pairs of
     components as the narrower block has columns, PCA as many as the block,
@@ -271,8 +273,8 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             ) / self.scales_[name]
             total[rows] += standardized @ projection
             counts[rows] += 1
-        warn_rows_without_modality(
-            counts == 0, "SubspaceFusion embeds them as zeros", stacklevel=2
+        warn_fused_rows_without_modality(
+            self, blocks, "the zero embedding", empty=counts == 0
         )
         return total / np.maximum(counts, 1)[:, None]
 

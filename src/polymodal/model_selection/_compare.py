@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length
 
-from ..exceptions import GroupLeakageWarning
+from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion, dict_to_frame
 from ..utils._sklearn_compat import _safe_indexing
@@ -166,6 +166,10 @@ def compare_fusions(
         Also score each modality alone (its block through
         :class:`~polymodal.fusion.ConcatFusion`) with every head; the best of
         them is the reference that tells whether fusing modalities helps.
+        Rows that lack a baseline's modality are fused as ConcatFusion does
+        (imputed, presence indicator 0), without its
+        :class:`~polymodal.exceptions.MissingModalityWarning`, which would
+        only repeat per fold what the baseline means.
     n_jobs : int, default=None
         Folds run in parallel through joblib, so they follow
         :func:`joblib.parallel_config`: with
@@ -418,8 +422,14 @@ def _score_fold(
             else:
                 fusion = clone(fusions[candidate.fusion_name])
                 train_blocks, test_blocks = blocks_train, blocks_test
-            Z_train = fusion.fit_transform(train_blocks, y_train)
-            fused[key] = (Z_train, fusion.transform(test_blocks))
+            with warnings.catch_warnings():
+                if candidate.modalities:
+                    # A one-modality baseline lacks its modality wherever the
+                    # cohort does; that is what "this modality alone" means,
+                    # not news about the user's rows, in every fold again.
+                    warnings.simplefilter("ignore", MissingModalityWarning)
+                Z_train = fusion.fit_transform(train_blocks, y_train)
+                fused[key] = (Z_train, fusion.transform(test_blocks))
         Z_train, Z_test = fused[key]
         head = clone(heads[candidate.head_name]).fit(Z_train, y_train)
         records += _records(candidate, fold, len(train), scorers, head, Z_test, y_test)
