@@ -223,3 +223,26 @@ def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch):
         result.plot()
     with pytest.raises(ImportError, match="save needs matplotlib"):
         result.save("unused")
+
+
+def test_printed_intervals_stay_inside_the_metric_range():
+    # Unclipped, the winner's 95% interval would be [0.890, 1.054]: an AUROC
+    # above 1 that no model can reach.
+    near_one = [1.0, 0.96, 1.0, 0.90, 1.0]
+    result = comparison(
+        {"concat + lr": near_one, "ct only + lr": [0.80, 0.83, 0.79, 0.82, 0.81]}
+    )
+    low, high = corrected_interval(near_one, N_TRAIN, N_TEST)
+    assert high > 1
+    row = result.to_frame().loc["concat + lr"]
+    assert (row["roc_auc_ci_low"], row["roc_auc_ci_high"]) == (
+        pytest.approx((low, 1.0))
+    )
+    assert f"[{low:.3f}, 1.000]" in result.to_markdown()
+    text = report_text(result, "scores.png")
+    assert f"(95% CI {low:.3f} to 1.000)" in text
+    assert "clipped to the range the metric can take" in text
+    frame = result.to_frame()
+    assert (frame["roc_auc_ci_high"] <= 1).all() and (
+        frame["roc_auc_ci_low"] >= 0
+    ).all()

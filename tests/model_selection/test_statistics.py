@@ -8,6 +8,8 @@ from polymodal.model_selection._statistics import (
     corrected_interval,
     corrected_ttest,
     corrected_variance,
+    difference_range,
+    metric_range,
 )
 
 # Five folds of 100 rows: 80 training and 20 test rows each.
@@ -61,3 +63,86 @@ def test_degenerate_fold_scores():
     assert all(math.isnan(value) for value in corrected_interval([0.8], 8, 2))
     assert math.isnan(corrected_variance([0.8], 8, 2))
     assert corrected_interval([0.7, 0.7, 0.7], 8, 2) == pytest.approx((0.7, 0.7))
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("roc_auc", (0.0, 1.0)),
+        ("roc_auc_ovr_weighted", (0.0, 1.0)),
+        ("accuracy", (0.0, 1.0)),
+        ("balanced_accuracy", (0.0, 1.0)),
+        ("average_precision", (0.0, 1.0)),
+        ("f1_macro", (0.0, 1.0)),
+        ("precision", (0.0, 1.0)),
+        ("recall_weighted", (0.0, 1.0)),
+        ("top_k_accuracy", (0.0, 1.0)),
+        ("matthews_corrcoef", (-1.0, 1.0)),
+        ("adjusted_rand_score", (-0.5, 1.0)),
+        ("r2", (-math.inf, 1.0)),
+        ("explained_variance", (-math.inf, 1.0)),
+        ("d2_absolute_error_score", (-math.inf, 1.0)),
+        ("neg_mean_squared_error", (-math.inf, 0.0)),
+        ("neg_log_loss", (-math.inf, 0.0)),
+        ("neg_brier_score", (-math.inf, 0.0)),
+        ("positive_likelihood_ratio", (0.0, math.inf)),
+        ("a_metric_of_my_own", (-math.inf, math.inf)),
+    ],
+)
+def test_metric_range(metric, expected):
+    assert metric_range(metric) == expected
+
+
+def test_every_scikit_learn_scorer_has_a_known_range():
+    from sklearn.metrics import get_scorer_names
+
+    unknown = [
+        name
+        for name in get_scorer_names()
+        if metric_range(name) == (-math.inf, math.inf)
+    ]
+    assert unknown == []
+
+
+# Fold AUROCs near the ceiling: mean 0.972, s² = 0.00192, corrected variance
+# 0.45 s² = 0.000864, half-width 2.776445 * 0.029394 = 0.081611.
+NEAR_ONE = [1.0, 0.96, 1.0, 0.90, 1.0]
+
+
+def test_interval_is_clipped_to_the_metric_range():
+    low, high = corrected_interval(NEAR_ONE, N_TRAIN, N_TEST)
+    assert (low, high) == pytest.approx((0.890389, 1.053611), abs=1e-6)
+    clipped = corrected_interval(
+        NEAR_ONE, N_TRAIN, N_TEST, bounds=metric_range("roc_auc")
+    )
+    assert clipped == pytest.approx((0.890389, 1.0), abs=1e-6)
+    # Clipping touches only the side that passes the bound.
+    assert clipped[0] == low
+
+
+def test_unbounded_metric_is_clipped_on_its_bounded_side_only():
+    # Negated squared errors near 0: the interval would claim a negative
+    # error; its lower side has no bound.
+    values = [-0.01, -0.30, -0.02, -0.05]
+    low, high = corrected_interval(values, N_TRAIN, N_TEST)
+    assert high > 0
+    clipped = corrected_interval(
+        values, N_TRAIN, N_TEST, bounds=metric_range("neg_mean_squared_error")
+    )
+    assert clipped == (low, 0.0)
+
+
+def test_difference_range_and_clipped_difference_interval():
+    assert difference_range((0.0, 1.0)) == (-1.0, 1.0)
+    assert difference_range((-1.0, 1.0)) == (-2.0, 2.0)
+    assert difference_range((-math.inf, 0.0)) == (-math.inf, math.inf)
+    differences = [0.95, 0.10, 0.90, 0.85]
+    low, high = corrected_interval(differences, N_TRAIN, N_TEST)
+    assert high > 1
+    clipped = corrected_interval(
+        differences,
+        N_TRAIN,
+        N_TEST,
+        bounds=difference_range(metric_range("accuracy")),
+    )
+    assert clipped == (low, 1.0)

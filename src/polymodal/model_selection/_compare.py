@@ -35,7 +35,12 @@ from ._report import (
     report_text,
     write_atomic,
 )
-from ._statistics import corrected_interval, corrected_ttest
+from ._statistics import (
+    corrected_interval,
+    corrected_ttest,
+    difference_range,
+    metric_range,
+)
 
 __all__ = ["FusionComparison", "compare_fusions"]
 
@@ -467,10 +472,11 @@ class FusionComparison:
     candidate is scored on the same folds. Fold scores are correlated (the
     training sets overlap), so the 95% intervals are t-intervals over the
     folds (k - 1 degrees of freedom) with Nadeau and Bengio's corrected
-    variance ``(1/k + n_test/n_train) s²`` instead of ``s²/k``, and candidates
-    are compared with their corrected resampled t-test (two-sided) on the
-    fold-paired differences of the ranking metric. p-values are not adjusted
-    for multiple comparisons.
+    variance ``(1/k + n_test/n_train) s²`` instead of ``s²/k``, clipped to
+    the range the metric can take (an AUROC interval never passes 1; a
+    ``neg_*`` loss's never passes 0), and candidates are compared with their
+    corrected resampled t-test (two-sided) on the fold-paired differences of
+    the ranking metric. p-values are not adjusted for multiple comparisons.
 
     Attributes
     ----------
@@ -575,7 +581,9 @@ class FusionComparison:
 
         Fold by fold, ``candidate``'s score minus ``reference``'s: the mean
         difference, its 95% interval (t over the folds, Nadeau and Bengio's
-        corrected variance) and their corrected resampled t-test, two-sided.
+        corrected variance, clipped to the range a difference of two scores
+        can take: [-1, 1] for a metric in [0, 1]) and their corrected
+        resampled t-test, two-sided.
 
         Parameters
         ----------
@@ -590,7 +598,8 @@ class FusionComparison:
             ``mean``, ``ci_low``, ``ci_high``, ``t`` and ``p``; ``t`` is
             positive where ``candidate`` scores higher.
         """
-        table = self._fold_scores(self._metric(metric))
+        metric = self._metric(metric)
+        table = self._fold_scores(metric)
         unknown = [name for name in (candidate, reference) if name not in table.index]
         if unknown:
             raise ValueError(
@@ -599,7 +608,12 @@ class FusionComparison:
             )
         n_train, n_test = self._fold_sizes()
         scores, other = table.loc[candidate].to_numpy(), table.loc[reference].to_numpy()
-        low, high = corrected_interval(scores - other, n_train, n_test)
+        low, high = corrected_interval(
+            scores - other,
+            n_train,
+            n_test,
+            bounds=difference_range(metric_range(metric)),
+        )
         t, p = corrected_ttest(scores, other, n_train, n_test)
         mean = float(np.mean(scores - other))
         return {"mean": mean, "ci_low": low, "ci_high": high, "t": t, "p": p}
@@ -613,9 +627,11 @@ class FusionComparison:
             Indexed by candidate: ``fusion``, ``head``, ``modalities``; per
             metric ``<metric>_mean``, ``<metric>_sd`` (sample standard
             deviation over folds), ``<metric>_ci_low`` and
-            ``<metric>_ci_high``; then, on the first metric, ``rank`` (1 is
-            best, ties share the lower rank) and the corrected t statistic and
-            two-sided p-value of each candidate against the best candidate
+            ``<metric>_ci_high`` (clipped to the metric's range: [0, 1] for
+            ROC AUC, at most 0 for a ``neg_*`` loss); then, on the first
+            metric, ``rank`` (1 is best, ties share the lower rank) and the
+            corrected t statistic and two-sided p-value of each candidate
+            against the best candidate
             (``t_vs_best``, ``p_vs_best``) and against the best
             single-modality candidate (``t_vs_baseline``, ``p_vs_baseline``;
             NaN without baselines). A candidate's test against itself is NaN.
@@ -629,7 +645,8 @@ class FusionComparison:
             frame[f"{metric}_mean"] = table.mean(axis=1)
             frame[f"{metric}_sd"] = table.std(axis=1)
             intervals = [
-                corrected_interval(row, n_train, n_test) for row in table.to_numpy()
+                corrected_interval(row, n_train, n_test, bounds=metric_range(metric))
+                for row in table.to_numpy()
             ]
             frame[f"{metric}_ci_low"] = [low for low, _ in intervals]
             frame[f"{metric}_ci_high"] = [high for _, high in intervals]

@@ -23,7 +23,8 @@ __all__ = [
 SIGNIFICANCE = 0.05
 METHOD = (
     "Intervals are 95% t-intervals over the folds (k - 1 degrees of freedom) "
-    "with Nadeau and Bengio's corrected variance (1/k + n_test/n_train) s²; "
+    "with Nadeau and Bengio's corrected variance (1/k + n_test/n_train) s², "
+    "clipped to the range the metric can take; "
     "p-values are two-sided, from their corrected resampled t-test on the "
     "fold-paired differences of the ranking metric, not adjusted for "
     "multiple comparisons."
