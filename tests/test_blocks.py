@@ -131,9 +131,12 @@ def test_invalid_construction(kwargs, match):
         ModalityBlocks(**kwargs)
 
 
-def test_empty_dict_is_rejected():
-    with pytest.raises(TypeError, match="non-empty dict"):
+def test_empty_dict_needs_an_index_for_its_rows():
+    with pytest.raises(TypeError, match="an empty dict only with an index"):
         ModalityBlocks({})
+    empty = ModalityBlocks({}, index=["p1", "p2", "p3"])
+    assert len(empty) == 3 and empty.names == ()
+    assert empty[[0, 2]].index.tolist() == ["p1", "p3"]
 
 
 def test_repr_summarises_blocks(blocks):

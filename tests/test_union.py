@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils._param_validation import InvalidParameterError
 
 from polymodal import ModalityBlocks, MultimodalUnion, make_multimodal_union
-from polymodal.exceptions import RowFailureWarning
+from polymodal.exceptions import MissingModalityWarning, RowFailureWarning
 from polymodal.fusion import ConcatFusion
 
 
@@ -587,3 +587,114 @@ def test_any_exception_type_gets_modality_column_and_row_note():
         "(FailsOnLarge) during transform; the first row that fails alone is 12 "
         "(value 5.0)."
     )
+
+
+# -- ColumnTransformer's behaviours (the parity suite runs scikit-learn's own) --
+
+
+def frame_abc():
+    return pd.DataFrame(
+        {"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 7.0], "c": [0.5, 0.1, 0.2]},
+        index=[20, 21, 22],
+    )
+
+
+def test_every_modality_dropped_gives_no_block_and_no_column():
+    union = MultimodalUnion([("lab", "drop", ["a"])])
+    blocks = union.fit_transform(frame_abc())
+    assert blocks.names == () and len(blocks) == 3
+    assert blocks.index.tolist() == [20, 21, 22]
+    with pytest.warns(MissingModalityWarning, match=r"Rows \[20, 21, 22\]"):
+        fused = ConcatFusion(indicators=False).fit_transform(blocks)
+    assert fused.shape == (3, 0)
+    assert union.transformers_ == [
+        ("lab", "drop", ["a"]),
+        ("remainder", "drop", ["b", "c"]),
+    ]
+    assert union.output_indices_ == {"lab": slice(0, 0), "remainder": slice(0, 0)}
+
+
+def test_columns_of_a_dropped_modality_are_not_needed_at_transform():
+    union = MultimodalUnion(
+        [("lab", StandardScaler(), ["a"]), ("old", "drop", ["c"])]
+    ).fit(frame_abc())
+    blocks = union.transform(frame_abc().drop(columns="c"))
+    assert blocks.names == ("lab",)
+    with pytest.raises(ValueError, match=r"columns are missing: \{'a'\}.*\['lab'\]"):
+        union.transform(frame_abc().drop(columns="a"))
+
+
+def test_an_array_after_fitting_named_columns_is_refused():
+    union = MultimodalUnion([("lab", StandardScaler(), ["a", "b"])]).fit(frame_abc())
+    with pytest.raises(ValueError, match="Specifying the columns using strings"):
+        union.transform(frame_abc().to_numpy())
+
+
+def test_feature_names_ask_the_transformer_with_the_input_columns():
+    X = pd.DataFrame({"age": [1.0, 2.0, 3.0], "sex": ["f", "m", "f"]})
+    union = MultimodalUnion(
+        [("sex", OneHotEncoder(), ["sex"])], remainder="passthrough"
+    ).fit(X)
+    assert union.get_feature_names_out().tolist() == [
+        "sex__sex_f",
+        "sex__sex_m",
+        "remainder__age",
+    ]
+    # Without column names, positions in the whole table: x1, not x0.
+    array_union = MultimodalUnion([("sex", OneHotEncoder(), [1])]).fit(X.to_numpy())
+    assert array_union.get_feature_names_out().tolist() == ["sex__x1_f", "sex__x1_m"]
+    assert array_union.get_feature_names_out(["age", "gender"]).tolist() == [
+        "sex__gender_f",
+        "sex__gender_m",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("verbose", "expected"),
+    [
+        (True, ["lab__a", "lab__b", "remainder__c"]),
+        (False, ["a", "b", "c"]),
+        ("{feature_name}@{transformer_name}", ["a@lab", "b@lab", "c@remainder"]),
+        (lambda modality, feature: feature.upper(), ["A", "B", "C"]),
+    ],
+    ids=["prefix", "bare", "format", "callable"],
+)
+def test_verbose_feature_names_out_names_the_fused_columns_too(verbose, expected):
+    union = MultimodalUnion(
+        [("lab", StandardScaler(), ["a", "b"])],
+        remainder="passthrough",
+        verbose_feature_names_out=verbose,
+    )
+    pipe = make_pipeline(union, ConcatFusion(indicators=False)).set_output(
+        transform="pandas"
+    )
+    fused = pipe.fit_transform(frame_abc())
+    assert union.get_feature_names_out().tolist() == expected
+    assert fused.columns.tolist() == expected
+    # The fused table keeps the patients' row labels.
+    assert fused.index.tolist() == [20, 21, 22]
+
+
+def test_bare_names_that_collide_are_an_error():
+    union = MultimodalUnion(
+        [("one", "passthrough", ["a"]), ("two", "passthrough", ["a"])],
+        verbose_feature_names_out=False,
+    ).fit(frame_abc())
+    with pytest.raises(ValueError, match=r"Output feature names: \['a'\] are not"):
+        union.get_feature_names_out()
+
+
+def test_a_transformer_class_instead_of_an_instance_is_named():
+    union = MultimodalUnion([("lab", StandardScaler, ["a"])])
+    with pytest.raises(TypeError, match=r"Expected an estimator instance \(Standard"):
+        union.fit(frame_abc())
+
+
+def test_transformers_layout_keeps_the_users_column_format():
+    union = MultimodalUnion(
+        [("lab", StandardScaler(), lambda X: ["a"])], remainder="passthrough"
+    ).fit(frame_abc())
+    (name, _, columns), (rest, passthrough, rest_columns) = union.transformers_
+    assert (name, columns) == ("lab", ["a"])
+    assert (rest, rest_columns) == ("remainder", ["b", "c"])
+    assert isinstance(passthrough, FunctionTransformer)

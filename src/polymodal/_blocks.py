@@ -1,5 +1,6 @@
 """ModalityBlocks: the row-aligned container that passes between union and fusion."""
 
+from collections import Counter
 from numbers import Integral, Real
 from types import MappingProxyType
 
@@ -9,7 +10,67 @@ from scipy import sparse
 
 from .utils._optional import import_optional
 
-__all__ = ["ModalityBlocks"]
+__all__ = ["ModalityBlocks", "prefixed_feature_names"]
+
+#: How the step that turns blocks into columns names them by default.
+DEFAULT_NAME_FORMAT = "{transformer_name}__{feature_name}"
+
+
+def prefixed_feature_names(per_modality, name_format=DEFAULT_NAME_FORMAT):
+    """Output column names from each modality's unprefixed feature names.
+
+    Parameters
+    ----------
+    per_modality : list of (str, array-like of str)
+        Modality names with their feature names, in output order.
+    name_format : str, callable or None, default="{transformer_name}__{feature_name}"
+        A format string with the fields ``{transformer_name}`` and
+        ``{feature_name}``; a callable ``(modality, feature) -> str``; or None
+        for the bare feature names, which must then be unique (as
+        :class:`~sklearn.compose.ColumnTransformer` with
+        ``verbose_feature_names_out=False``).
+
+    Returns
+    -------
+    ndarray of str
+
+    Examples
+    --------
+    >>> from polymodal._blocks import prefixed_feature_names
+    >>> prefixed_feature_names([("note", ["cough"]), ("lab", ["crp"])])
+    array(['note__cough', 'lab__crp'], dtype=object)
+    >>> prefixed_feature_names([("note", ["cough"])], "{feature_name}@{transformer_name}")
+    array(['cough@note'], dtype=object)
+    """
+    if name_format is None:
+        names = [name for _, features in per_modality for name in features]
+        counts = Counter(names)
+        repeated = sorted(name for name, count in counts.most_common(6) if count > 1)
+        if repeated:
+            shown = (
+                str(repeated[:5])[:-1] + ", ...]"
+                if len(repeated) == 6
+                else str(repeated)
+            )
+            raise ValueError(
+                f"Output feature names: {shown} are not unique. Please set "
+                "verbose_feature_names_out=True to add prefixes to feature names"
+            )
+        return np.asarray(names, dtype=object)
+    if isinstance(name_format, str):
+        rename = lambda modality, feature: name_format.format(  # noqa: E731
+            transformer_name=modality, feature_name=feature
+        )
+    else:
+        rename = name_format
+    return np.asarray(
+        [
+            rename(modality, name)
+            for modality, features in per_modality
+            for name in features
+        ],
+        dtype=object,
+    )
 
 
 def _n_rows(block):
@@ -91,7 +152,12 @@ class ModalityBlocks:
         The row labels of the table the blocks come from (the DataFrame's
         index). Messages name rows by these labels, and fusion steps with
         pandas output use them as the output's index. None means positions
-        ``0 .. n_samples - 1``.
+        ``0 .. n_samples - 1``. Blocks that hold no modality (every modality
+        of a union dropped) need it to know their number of rows.
+    feature_name_format : str, callable or None, default="{transformer_name}__{feature_name}"
+        How the step that turns the blocks into columns names them (see
+        :func:`prefixed_feature_names`): the union's
+        ``verbose_feature_names_out``.
 
     Attributes
     ----------
@@ -105,6 +171,8 @@ class ModalityBlocks:
         ``(n_samples,)``.
     index : pandas.Index
         The row labels (a RangeIndex when none were given).
+    feature_name_format : str, callable or None
+        As given.
 
     See Also
     --------
@@ -127,11 +195,19 @@ class ModalityBlocks:
     array([ True,  True])
     """
 
-    def __init__(self, blocks, masks=None, feature_names=None, index=None):
-        if not isinstance(blocks, dict) or not blocks:
+    def __init__(
+        self,
+        blocks,
+        masks=None,
+        feature_names=None,
+        index=None,
+        feature_name_format=DEFAULT_NAME_FORMAT,
+    ):
+        if not isinstance(blocks, dict) or (not blocks and index is None):
             raise TypeError(
-                "ModalityBlocks takes a non-empty dict mapping modality names to "
-                f"blocks; got {type(blocks).__name__}."
+                "ModalityBlocks takes a dict mapping modality names to blocks "
+                "(an empty dict only with an index, which gives the number of "
+                f"rows); got {type(blocks).__name__}."
             )
         masks = {} if masks is None else dict(masks)
         feature_names = {} if feature_names is None else dict(feature_names)
@@ -181,7 +257,10 @@ class ModalityBlocks:
             self._blocks[name] = block
             self._masks[name] = mask
             self._feature_names[name] = names
+        if n_samples is None:
+            n_samples = len(index)
         self._n_samples = n_samples
+        self.feature_name_format = feature_name_format
         self._index = None
         if index is not None:
             index = pd.Index(index)
@@ -196,9 +275,10 @@ class ModalityBlocks:
                 self._index = index
 
     @classmethod
-    def _from_parts(cls, blocks, masks, feature_names, n_samples, index):
+    def _from_parts(cls, blocks, masks, feature_names, n_samples, index, name_format):
         # Row selection reuses validated parts without re-checking them.
         new = cls.__new__(cls)
+        new.feature_name_format = name_format
         new._blocks = blocks
         new._masks = masks
         new._feature_names = feature_names
@@ -283,6 +363,7 @@ class ModalityBlocks:
             self._feature_names,
             n_samples,
             None if self._index is None else self._index[rows],
+            self.feature_name_format,
         )
 
     def select(self, names):
@@ -309,6 +390,7 @@ class ModalityBlocks:
             {name: self._feature_names[name] for name in names},
             self._n_samples,
             self._index,
+            self.feature_name_format,
         )
 
     def to_slicedict(self):

@@ -24,7 +24,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
-from ._blocks import ModalityBlocks
+from ._blocks import ModalityBlocks, prefixed_feature_names
 from .exceptions import RowFailureWarning
 from .utils._sklearn_compat import (
     HasMethods,
@@ -32,6 +32,7 @@ from .utils._sklearn_compat import (
     StrOptions,
     _BaseComposition,
     _check_feature_names,
+    _check_feature_names_in,
     _check_method_params,
     _check_n_features,
     _fit_context,
@@ -98,9 +99,15 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         Multiplier applied to each modality's block, keyed by modality name.
     verbose : bool, default=False
         Print the time spent on each modality.
-    verbose_feature_names_out : bool, default=True
-        Prefix the names of :meth:`get_feature_names_out` with the modality
-        name. Block feature names are always stored unprefixed.
+    verbose_feature_names_out : bool, str or callable, default=True
+        How :meth:`get_feature_names_out` (and the fusion step that turns the
+        blocks into columns, such as :class:`~polymodal.fusion.ConcatFusion`)
+        names each output column, as in
+        :class:`~sklearn.compose.ColumnTransformer`: True gives
+        ``<modality>__<feature>``; False the bare feature names, which must
+        then be unique; a format string with the fields ``{transformer_name}``
+        and ``{feature_name}``; or a callable ``(modality, feature) -> str``.
+        Block feature names are always stored unprefixed.
     on_error : {"raise", "missing"}, default="raise"
         What to do when a transformer fails on some rows at transform time:
         raise, or retry the batch row by row and mark the rows that fail as
@@ -161,7 +168,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         "n_jobs": [Integral, None],
         "transformer_weights": [dict, None],
         "verbose": ["verbose"],
-        "verbose_feature_names_out": ["boolean"],
+        "verbose_feature_names_out": ["boolean", str, callable],
         "on_error": [StrOptions({"raise", "missing"})],
     }
 
@@ -258,8 +265,6 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
 
     # -- validation ---------------------------------------------------------
     def _validate_transformers(self):
-        if not self.transformers:
-            raise ValueError("MultimodalUnion needs at least one modality.")
         for entry in self.transformers:
             if not isinstance(entry, tuple | list) or len(entry) != 3:
                 raise ValueError(
@@ -280,8 +285,15 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 f"{REMAINDER!r} is the name of the remainder modality; rename "
                 "the modality that uses it."
             )
-        self._validate_names(names)
+        if names:
+            self._validate_names(names)
         for name, trans, _ in self.transformers:
+            if isinstance(trans, type):
+                raise TypeError(
+                    f"Modality {name!r}: Expected an estimator instance "
+                    f"({trans.__name__}()), got estimator class instead "
+                    f"({trans.__name__})."
+                )
             if isinstance(trans, str):
                 if trans not in ("drop", "passthrough"):
                     raise ValueError(
@@ -293,8 +305,8 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             ) or not hasattr(trans, "transform"):
                 raise TypeError(
                     f"Modality {name!r}: {trans!r} (type {type(trans).__name__}) "
-                    "is not a transformer; it needs fit (or fit_transform) and "
-                    "transform, or use 'drop' or 'passthrough'."
+                    "is not a transformer. All estimators should implement fit "
+                    "and transform, or can be 'drop' or 'passthrough' specifiers."
                 )
         if self.transformer_weights:
             unknown = set(self.transformer_weights) - set(names) - {REMAINDER}
@@ -336,17 +348,26 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         elif hasattr(self, "feature_names_in_") and isinstance(X, pd.DataFrame):
             used = {
                 self.feature_names_in_[index]
-                for index in np.concatenate(
-                    [idx for idx, _ in self._input_columns.values()] or [[]]
-                ).astype(int)
+                for name in self._block_feature_names
+                for index in self._input_columns[name][0]
             }
-            missing = sorted(used - set(X.columns))
+            missing = sorted(used - set(X.columns), key=str)
             if missing:
                 raise ValueError(
-                    f"Columns {missing} were used in fit but are missing from X; "
-                    f"they feed the modalities {self._modalities_of(missing)}."
+                    f"Columns {missing} are missing from X (columns are missing: "
+                    + "{"
+                    + ", ".join(map(repr, missing))
+                    + "}); they were used in fit and feed the modalities "
+                    f"{self._modalities_of(missing)}."
                 )
         else:
+            if self._columns_are_names:
+                raise ValueError(
+                    "Specifying the columns using strings is only supported for "
+                    "dataframes: the union was fitted on a DataFrame with columns "
+                    f"named by strings and got a {type(X).__name__} to transform. "
+                    "Pass a DataFrame with those columns."
+                )
             _check_feature_names(self, X, reset=False)
             _check_n_features(self, X, reset=False)
         return X
@@ -355,13 +376,20 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         names = set(column_names)
         return [
             modality
-            for modality, (indices, _) in self._input_columns.items()
-            if names & {self.feature_names_in_[i] for i in indices}
+            for modality in self._block_feature_names
+            if names
+            & {self.feature_names_in_[i] for i in self._input_columns[modality][0]}
         ]
 
     def _resolve_columns(self, X):
-        """Map each modality to (input column indices, whether a scalar key)."""
+        """Map each modality to (input column indices, whether a scalar key).
+
+        Every modality is resolved, "drop" ones included; the remainder is
+        included when columns remain, whatever ``remainder`` says. The column
+        keys, with callables called, are kept in ``self._columns``.
+        """
         resolved = {}
+        self._columns = {}
         used = set()
         for name, _, columns in self.transformers:
             key = columns(X) if callable(columns) else columns
@@ -376,12 +404,22 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 ) from exc
             scalar = isinstance(key, str | Integral) and not isinstance(key, bool)
             resolved[name] = (np.asarray(indices, dtype=int), scalar)
+            self._columns[name] = key
             used.update(indices)
-        n_columns = X.shape[1]
-        rest = [i for i in range(n_columns) if i not in used]
-        if self.remainder != "drop" and rest:
+        rest = [i for i in range(X.shape[1]) if i not in used]
+        if rest:
             resolved[REMAINDER] = (np.asarray(rest, dtype=int), False)
+            self._columns[REMAINDER] = self._remainder_columns(X, rest)
         return resolved
+
+    def _remainder_columns(self, X, indices):
+        """The remainder's columns in the format the user gave the others."""
+        kinds = {_key_kind(key) for key in self._columns.values()}
+        if kinds == {"str"} and isinstance(X, pd.DataFrame):
+            return list(X.columns[indices])
+        if kinds == {"bool"}:
+            return [i in indices for i in range(X.shape[1])]
+        return list(indices)
 
     def _select(self, X, indices, scalar):
         if hasattr(self, "feature_names_in_") and isinstance(X, pd.DataFrame):
@@ -390,18 +428,30 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         key = int(indices[0]) if scalar else indices
         return _safe_indexing(X, key, axis=1)
 
-    def _column_names(self, X, name):
+    def _input_names(self, name):
+        """The modality's input column names, as ColumnTransformer gives them."""
         indices, _ = self._input_columns[name]
-        if isinstance(X, pd.DataFrame):
-            return [str(column) for column in X.columns[indices]]
-        return [f"x{i}" for i in indices]
+        if hasattr(self, "feature_names_in_"):
+            return np.asarray(self.feature_names_in_[indices], dtype=object)
+        return np.asarray([f"x{i}" for i in indices], dtype=object)
 
     def _modality_specs(self):
-        """Yield (name, transformer, columns) including the remainder."""
-        specs = list(self.transformers)
+        """(name, transformer, columns) for every modality, then the remainder."""
+        specs = [
+            (name, trans, self._columns[name]) for name, trans, _ in self.transformers
+        ]
         if REMAINDER in self._input_columns:
-            specs.append((REMAINDER, self.remainder, self._input_columns[REMAINDER][0]))
+            specs.append((REMAINDER, self.remainder, self._columns[REMAINDER]))
         return specs
+
+    def _processed_specs(self):
+        """The modalities that produce a block: not dropped, some column."""
+        return [
+            (name, trans)
+            for name, trans, _ in self._modality_specs()
+            if not (isinstance(trans, str) and trans == "drop")
+            and self._input_columns[name][0].size
+        ]
 
     # -- fit and transform --------------------------------------------------
     def fit(self, X, y=None, **params):
@@ -442,6 +492,8 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         -------
         blocks : ModalityBlocks
             One block per modality, with presence masks and feature names.
+            When every modality is dropped or selects no column, the blocks
+            hold no modality (and a fusion step gives ``(n_samples, 0)``).
         """
         _raise_for_params(params, self, "fit_transform")
         self._validate_transformers()
@@ -453,15 +505,14 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 "describe the same samples."
             )
         self._input_columns = self._resolve_columns(X)
+        self._columns_are_names = isinstance(X, pd.DataFrame) and any(
+            _key_kind(self._columns[name]) == "str" for name, _, _ in self.transformers
+        )
         routed = self._route(params, "fit_transform")
-        specs = [
-            (name, trans, cols)
-            for name, trans, cols in self._modality_specs()
-            if trans != "drop" and self._input_columns[name][0].size
-        ]
+        specs = self._processed_specs()
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_process_modality)(
-                _prepare(trans, self._column_names(X, name)),
+                _prepare(trans),
                 self._select(X, *self._input_columns[name]),
                 y,
                 name=name,
@@ -470,10 +521,11 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 weight=(self.transformer_weights or {}).get(name),
                 on_error=self.on_error,
                 message=self._log_message(name, i, len(specs)),
+                input_names=self._input_names(name),
             )
-            for i, (name, trans, _) in enumerate(specs, start=1)
+            for i, (name, trans) in enumerate(specs, start=1)
         )
-        fitted = dict(zip([name for name, _, _ in specs], results, strict=True))
+        fitted = dict(zip([name for name, _ in specs], results, strict=True))
         self.transformers_ = [
             (name, fitted[name].transformer if name in fitted else trans, columns)
             for name, trans, columns in self._modality_specs()
@@ -484,11 +536,14 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         self._block_feature_names = {
             name: result.feature_names for name, result in fitted.items()
         }
+        self._named_by_transformer = {
+            name: result.names_declared for name, result in fitted.items()
+        }
         self._block_templates = {
             name: (result.block.shape[1:], sparse.issparse(result.block))
             for name, result in fitted.items()
         }
-        return _assemble(fitted, n_samples, _row_labels(X))
+        return _assemble(fitted, n_samples, _row_labels(X), self._name_format())
 
     def transform(self, X, **params):
         """Transform each modality's present rows with its fitted transformer.
@@ -496,7 +551,9 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         Parameters
         ----------
         X : DataFrame, dict of columns or array-like of shape (n_samples, n_columns)
-            The patient table, with the columns used in fit.
+            The patient table, with the columns used in fit (those of dropped
+            modalities may be left out).
+
         **params : dict
             Metadata routed to the transformers' ``transform``.
 
@@ -532,10 +589,15 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         transformed = dict(zip([name for name, _ in specs], results, strict=True))
         for name, result in transformed.items():
             result.feature_names = self._block_feature_names[name]
-        return _assemble(transformed, X.shape[0], _row_labels(X))
+        return _assemble(transformed, X.shape[0], _row_labels(X), self._name_format())
+
+    def _name_format(self):
+        return _FEATURE_NAME_FORMATS.get(
+            self.verbose_feature_names_out, self.verbose_feature_names_out
+        )
 
     def _route(self, params, method):
-        names = [name for name, _, _ in self._modality_specs()]
+        names = [name for name, _ in self._processed_specs()]
         if _routing_enabled():
             routed = process_routing(self, method, **params)
             return {name: _method_params(routed[name], method) for name in names}
@@ -560,17 +622,25 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 "MultimodalUnion is subscriptable after it is fitted"
             ) from exc
         except KeyError as exc:
-            raise KeyError(f"{name!r} is not a modality of this union") from exc
+            raise KeyError(
+                f"{name!r} is not a valid transformer name: the modalities are "
+                f"{[n for n, _, _ in self.transformers_]}."
+            ) from exc
 
     @property
     def output_indices_(self):
-        """Slices of :meth:`get_feature_names_out` that hold each modality."""
+        """Slices of :meth:`get_feature_names_out` that hold each modality.
+
+        A modality that produces no column (dropped, or selecting no column),
+        and the remainder when nothing remains, get ``slice(0, 0)``.
+        """
         check_is_fitted(self)
         indices, start = {}, 0
-        for name, _, _ in self.transformers_:
-            width = len(self._block_feature_names.get(name, ()))
-            indices[name] = slice(start, start + width)
-            start += width
+        for name, features in self._block_feature_names.items():
+            indices[name] = slice(start, start + len(features))
+            start += len(features)
+        for name in [name for name, _, _ in self.transformers] + [REMAINDER]:
+            indices.setdefault(name, slice(0, 0))
         return indices
 
     def get_feature_names_out(self, input_features=None):
@@ -579,29 +649,42 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         Parameters
         ----------
         input_features : array-like of str, default=None
-            Unused; present for API consistency.
+            Input column names: ``feature_names_in_`` (which they must then
+            match) or, for an input without column names, ``x0, x1, ...``
+            when None.
 
         Returns
         -------
         feature_names_out : ndarray of str
-            ``<modality>__<feature>`` when ``verbose_feature_names_out`` is
-            True, the bare feature names otherwise (which must then be unique).
+            Named as ``verbose_feature_names_out`` says.
+
+        Raises
+        ------
+        AttributeError
+            When a modality's transformer provides no feature names (its
+            block columns are then named ``x0, x1, ...`` internally).
         """
         check_is_fitted(self)
-        names = [
-            f"{modality}__{feature}" if self.verbose_feature_names_out else feature
-            for modality, features in self._block_feature_names.items()
-            for feature in features
-        ]
-        if not self.verbose_feature_names_out:
-            repeated = sorted(n for n, c in Counter(names).items() if c > 1)
-            if repeated:
-                raise ValueError(
-                    f"Output feature names {repeated[:5]} are not unique. Set "
-                    "verbose_feature_names_out=True to prefix them with the "
-                    "modality name."
-                )
-        return np.asarray(names, dtype=object)
+        input_features = _check_feature_names_in(self, input_features)
+        per_modality = []
+        for name, trans, _ in self.transformers_:
+            if name not in self._block_feature_names:
+                continue
+            # What the transformer says, as ColumnTransformer reports it even
+            # when its length differs from the block's width.
+            names = _declared_feature_names(
+                trans, input_features[self._input_columns[name][0]]
+            )
+            if names is None:
+                if not self._named_by_transformer[name]:
+                    raise AttributeError(
+                        f"Transformer {name} (type {type(trans).__name__}) does "
+                        "not provide get_feature_names_out: modality "
+                        f"{name!r} has no feature names."
+                    )
+                names = self._block_feature_names[name]
+            per_modality.append((name, names))
+        return prefixed_feature_names(per_modality, self._name_format())
 
     def get_metadata_routing(self):
         """Route metadata to each modality's transformer.
@@ -615,8 +698,6 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         if self.remainder != "drop":
             specs.append((REMAINDER, self.remainder, None))
         for name, step, _ in specs:
-            if isinstance(step, str):
-                continue
             mapping = MethodMapping()
             if hasattr(step, "fit_transform"):
                 mapping.add(caller="fit", callee="fit_transform").add(
@@ -633,21 +714,29 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         return router
 
     def _sk_visual_block_(self):
-        specs = (
-            self.transformers_ if hasattr(self, "transformers_") else self.transformers
-        )
-        if not hasattr(self, "transformers_") and self.remainder != "drop":
-            specs = [*specs, (REMAINDER, self.remainder, [])]
+        if hasattr(self, "transformers_"):
+            specs = [
+                (name, trans, columns)
+                for name, trans, columns in self.transformers_
+                if name != REMAINDER or self.remainder != "drop"
+            ]
+            if (
+                specs
+                and specs[-1][0] == REMAINDER
+                and hasattr(self, "feature_names_in_")
+            ):
+                name, trans, columns = specs[-1]
+                if not all(isinstance(c, str) for c in columns):
+                    columns = self.feature_names_in_[
+                        self._input_columns[REMAINDER][0]
+                    ].tolist()
+                specs[-1] = (name, trans, columns)
+        elif self.remainder != "drop":
+            specs = [*self.transformers, (REMAINDER, self.remainder, [])]
+        else:
+            specs = list(self.transformers)
         names, transformers, columns = zip(*specs, strict=True)
-        details = [
-            c
-            if isinstance(c, str)
-            else list(np.asarray(c).tolist())
-            if not callable(c) and not isinstance(c, slice)
-            else c
-            for c in columns
-        ]
-        return _VisualBlock("parallel", transformers, names=names, name_details=details)
+        return _VisualBlock("parallel", transformers, names=names, name_details=columns)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -675,13 +764,13 @@ def _method_params(routed_step, method):
     return {"transform": routed_step.transform}
 
 
-def _prepare(trans, column_names):
+def _prepare(trans):
     if isinstance(trans, str) and trans == "passthrough":
         return FunctionTransformer(
             _two_dimensional,
             accept_sparse=True,
             check_inverse=False,
-            feature_names_out=partial(_passthrough_names, names=column_names),
+            feature_names_out=_passthrough_names,
         )
     return clone(trans)
 
@@ -693,22 +782,63 @@ def _two_dimensional(X):
     return X
 
 
-def _passthrough_names(transformer, input_features, *, names):
-    return np.asarray(names, dtype=object)
+def _passthrough_names(transformer, input_features):
+    return np.asarray(input_features, dtype=object)
+
+
+def _key_kind(key):
+    """ "str", "bool" or "int": how a column key names columns, as scikit-learn reads it."""
+    if isinstance(key, str):
+        return "str"
+    if isinstance(key, bool | np.bool_):
+        return "bool"
+    if isinstance(key, slice):
+        return (
+            "str" if isinstance(key.start, str) or isinstance(key.stop, str) else "int"
+        )
+    if isinstance(key, Integral):
+        return "int"
+    values = np.asarray(key)
+    if values.dtype == bool:
+        return "bool"
+    if (
+        values.dtype.kind in "OUS"
+        and values.size
+        and all(isinstance(v, str) for v in values.ravel())
+    ):
+        return "str"
+    return "int"
+
+
+#: verbose_feature_names_out as a format (None: bare names).
+_FEATURE_NAME_FORMATS = {True: "{transformer_name}__{feature_name}", False: None}
 
 
 class _ModalityResult:
     """What processing one modality produces: its block and how to read it."""
 
-    def __init__(self, transformer, block, mask, feature_names):
+    def __init__(self, transformer, block, mask, feature_names, names_declared):
         self.transformer = transformer
         self.block = block
         self.mask = mask
         self.feature_names = feature_names
+        # False when the transformer gave no names and x0, x1, ... stand in.
+        self.names_declared = names_declared
 
 
 def _process_modality(
-    trans, X_m, y, *, name, fit, params, weight, on_error, message, template=None
+    trans,
+    X_m,
+    y,
+    *,
+    name,
+    fit,
+    params,
+    weight,
+    on_error,
+    message,
+    template=None,
+    input_names=None,
 ):
     n_samples = X_m.shape[0]
     labels = X_m.index if isinstance(X_m, pd.Series | pd.DataFrame) else None
@@ -742,6 +872,12 @@ def _process_modality(
                 output = _empty_output(*template)
         except Exception as exc:
             stage = "fit" if fit else "transform"
+            if "Expected 2D array, got 1D array instead" in str(exc):
+                raise ValueError(
+                    f"Modality {name!r}: 1D data passed to a transformer that "
+                    "expects 2D data. Try to specify the column selection as a "
+                    "list of one item instead of a scalar."
+                ) from exc
             located = _locate_bad_cells(exc, subset, rows, labels, name, stage)
             if located is not None:
                 raise located from exc
@@ -749,6 +885,7 @@ def _process_modality(
                 _failure_note(exc, trans, subset, rows, labels, name, stage, params)
             )
             raise
+    output_columns = output.columns if isinstance(output, pd.DataFrame) else None
     output = _as_block_output(output, name, len(rows))
     block = _scatter(output, rows, n_samples)
     failed = _all_nan_rows(block) & present
@@ -770,8 +907,13 @@ def _process_modality(
             block = zero_rows(block, failed)
     if weight is not None:
         block = block * weight
-    names = _feature_names(trans, output) if fit else None
-    return _ModalityResult(trans, block, present, names)
+    width = 0 if output is None else int(np.prod(output.shape[1:]))
+    names, declared = (
+        _feature_names(trans, width, input_names, output_columns)
+        if fit
+        else (None, True)
+    )
+    return _ModalityResult(trans, block, present, names, declared)
 
 
 def _locate_bad_cells(exc, X, rows, labels, name, stage):
@@ -1051,9 +1193,9 @@ def _as_block_output(output, name, n_rows):
         output = np.asarray(output)
         if output.ndim < 2:
             raise ValueError(
-                f"Modality {name!r}: the transformer returned a {output.ndim}-D "
-                f"output of shape {output.shape}; it must return a 2-D block "
-                "(n_samples, n_features) or an N-D block such as images."
+                f"The output of the {name!r} transformer should be 2D (numpy "
+                "array, scipy sparse array, dataframe), or N-D such as images; "
+                f"it returned a {output.ndim}-D output of shape {output.shape}."
             )
         if output.dtype.kind != "f":
             try:
@@ -1061,8 +1203,11 @@ def _as_block_output(output, name, n_rows):
             except (TypeError, ValueError) as exc:
                 raise ValueError(
                     f"Modality {name!r}: the transformer output is not numeric "
-                    f"(dtype {output.dtype}); give the modality a transformer "
-                    "that turns it into numbers."
+                    f"(dtype {output.dtype}). A block holds numbers, whatever the "
+                    "output format: For a sparse output, all columns should be a "
+                    "numeric or convertible to a numeric, and so should a dense "
+                    "one. Give the modality a transformer that turns it into "
+                    "numbers."
                 ) from exc
     if output.shape[0] != n_rows:
         raise ValueError(
@@ -1102,9 +1247,14 @@ def _all_nan_rows(block):
     return np.isnan(block.reshape(n_samples, -1)).all(axis=1)
 
 
-def _feature_names(trans, output):
-    width = 0 if output is None else int(np.prod(output.shape[1:]))
-    names = _declared_feature_names(trans)
+def _feature_names(trans, width, input_names=None, output_columns=None):
+    """A block's feature names, and whether they came from the transformer.
+
+    The transformer is asked with the modality's input column names, as
+    ColumnTransformer asks it; a DataFrame output's columns serve when it
+    has no ``get_feature_names_out``; otherwise ``x0, x1, ...`` stand in.
+    """
+    names = _declared_feature_names(trans, input_names)
     if isinstance(trans, Pipeline):
         # A pipeline that starts with steps without names (an ImageLoader's
         # N-D output) names its columns from the first step that can: its
@@ -1113,12 +1263,19 @@ def _feature_names(trans, output):
             if names is not None and names.shape == (width,):
                 break
             names = _declared_feature_names(trans[start:])
+    if (names is None or names.shape != (width,)) and output_columns is not None:
+        names = np.asarray([str(c) for c in output_columns], dtype=object)
     if names is None or names.shape != (width,):
-        names = np.asarray([f"x{i}" for i in range(width)], dtype=object)
-    return names
+        return np.asarray([f"x{i}" for i in range(width)], dtype=object), False
+    return names, True
 
 
-def _declared_feature_names(trans):
+def _declared_feature_names(trans, input_names=None):
+    if input_names is not None:
+        try:
+            return np.asarray(trans.get_feature_names_out(input_names), dtype=object)
+        except (AttributeError, TypeError, ValueError):
+            pass
     try:
         return np.asarray(trans.get_feature_names_out(), dtype=object)
     except (AttributeError, TypeError, ValueError):
@@ -1170,17 +1327,15 @@ def _missing_cells(column):
     return missing
 
 
-def _assemble(results, n_samples, index):
-    if not results:
-        raise ValueError(
-            "No modality produced a block: every modality is dropped or selects "
-            "no column."
-        )
+def _assemble(results, n_samples, index, name_format):
+    if index is None:
+        index = pd.RangeIndex(n_samples)
     return ModalityBlocks(
         {name: r.block for name, r in results.items()},
         masks={name: r.mask for name, r in results.items()},
         feature_names={name: r.feature_names for name, r in results.items()},
         index=index,
+        feature_name_format=name_format,
     )
 
 

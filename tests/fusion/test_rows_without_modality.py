@@ -194,3 +194,16 @@ def test_compare_fusions_baselines_do_not_warn_about_their_absent_modality():
             random_state=0,
         )
     assert len(result.baselines_) == 2
+
+
+@pytest.mark.parametrize("name", TRANSFORMER_FUSIONS)
+def test_transformer_fusion_pandas_output_keeps_the_row_labels(name):
+    fusion, _ = TRANSFORMER_FUSIONS[name]
+    X, _ = patients()
+    training = X.drop(index=EMPTY)
+    pipe = Pipeline([("union", union()), ("fusion", fusion)]).set_output(
+        transform="pandas"
+    )
+    fused = pipe.fit(training).transform(training.loc[["p3", "p40", "p5"]])
+    assert fused.index.tolist() == ["p3", "p40", "p5"]
+    assert fused.columns.tolist() == pipe[-1].get_feature_names_out().tolist()

@@ -35,6 +35,7 @@ from ..utils._missing import (
     rows_without_modality,
     warn_fused_rows_without_modality,
 )
+from ..utils._output import labelled_output
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -236,7 +237,9 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
-        return self._combine(self._standardised(blocks), blocks)
+        return labelled_output(
+            self, self._combine(self._standardised(blocks), blocks), blocks
+        )
 
     def _standardised(self, blocks):
         """Each modality's standardised components; absent rows hold 0."""

@@ -8,8 +8,10 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._blocks import prefixed_feature_names
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
+from ..utils._output import labelled_output
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -160,6 +162,7 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         """
         blocks = validate_blocks(self, X, reset=True, allow_nan=True)
         weights = check_weights(self.weights, blocks.names)
+        self._feature_name_format = blocks.feature_name_format
         self.fill_values_ = {}
         self.scales_ = {}
         for name, block in blocks.items():
@@ -232,7 +235,13 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
             )
         if self.sparse_output_:
             return sparse.hstack(parts, format="csr")
-        return np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts])
+        if not parts:
+            return labelled_output(self, np.zeros((len(blocks), 0)), blocks)
+        return labelled_output(
+            self,
+            np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts]),
+            blocks,
+        )
 
     def _given_to_empty_rows(self):
         given = {
@@ -255,8 +264,9 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str
-            ``<modality>__<feature>`` for each block column, then
-            ``presence__<modality>`` for each indicator.
+            ``<modality>__<feature>`` for each block column (or as the union's
+            ``verbose_feature_names_out`` says), then ``presence__<modality>``
+            for each indicator.
         """
         check_is_fitted(self)
         names = _prefixed_names(self, input_features)
@@ -279,11 +289,11 @@ def _prefixed_names(estimator, input_features):
         by_modality[SINGLE_MODALITY] = _check_feature_names_in(
             estimator, input_features
         )
-    return [
-        f"{modality}__{feature}"
-        for modality, features in by_modality.items()
-        for feature in features
-    ]
+    return list(
+        prefixed_feature_names(
+            list(by_modality.items()), estimator._feature_name_format
+        )
+    )
 
 
 def _column_means(block):

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks
 from ..utils._missing import warn_fused_rows_without_modality
+from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, _fit_context
 from ..utils.validation import validate_blocks
 
@@ -266,7 +267,9 @@ class FactorizationFusion(
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
-        return self._infer_factors(blocks, "the prior mean 0 as factors")
+        return labelled_output(
+            self, self._infer_factors(blocks, "the prior mean 0 as factors"), blocks
+        )
 
     def complete(self, X):
         """Fill every absent block row with its reconstruction.

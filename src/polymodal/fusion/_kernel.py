@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
+from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..utils.validation import validate_blocks
 from ._weights import check_weights
@@ -238,7 +239,7 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             for name, weight in self.weights_.items()
             if weight > 0
         }
-        return self._combine(kernels, blocks)
+        return labelled_output(self, self._combine(kernels, blocks), blocks)
 
     @property
     def _n_features_out(self):

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
+from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..utils.validation import validate_blocks
 
@@ -276,7 +277,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         warn_fused_rows_without_modality(
             self, blocks, "the zero embedding", empty=counts == 0
         )
-        return total / np.maximum(counts, 1)[:, None]
+        return labelled_output(self, total / np.maximum(counts, 1)[:, None], blocks)
 
     @property
     def _n_features_out(self):

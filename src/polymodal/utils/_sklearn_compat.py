@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from sklearn.utils._repr_html.estimator import _VisualBlock
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils._user_interface import _print_elapsed_time
 from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled
 from sklearn.utils.metaestimators import _BaseComposition
@@ -42,6 +43,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "_get_column_indices",
+    "_get_output_config",
     "_name_estimators",
     "_num_samples",
     "_print_elapsed_time",

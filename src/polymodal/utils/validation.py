@@ -164,7 +164,13 @@ def validate_blocks(
                 "does not accept; densify it in the modality's pipeline."
             )
         blocks[name] = converted
-    X = ModalityBlocks(blocks, dict(X.masks), dict(X.feature_names), index=X.index)
+    X = ModalityBlocks(
+        blocks,
+        dict(X.masks),
+        dict(X.feature_names),
+        index=X.index,
+        feature_name_format=X.feature_name_format,
+    )
     check_present_finite(X, allow_nan=allow_nan)
     shapes = {name: block.shape[1:] for name, block in X.items()}
     if reset:
@@ -235,6 +241,7 @@ def _check_against_fit(estimator, X, shapes):
             {name: X.masks[name] for name in fitted},
             {name: X.feature_names[name] for name in fitted},
             index=X.index,
+            feature_name_format=X.feature_name_format,
         )
     return X
 
