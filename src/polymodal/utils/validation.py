@@ -257,7 +257,8 @@ def check_target_present(estimator, y):
 
     A missing label (None, NaN, ``pd.NA``) would otherwise surface as a bare
     sorting TypeError inside numpy or as scikit-learn's "Input y contains NaN",
-    neither of which says which patients lack a label.
+    neither of which says which patients lack a label. Rows are named by the
+    index labels of a pandas ``y``.
 
     Parameters
     ----------
@@ -267,6 +268,7 @@ def check_target_present(estimator, y):
         The target.
     """
     owner = estimator if isinstance(estimator, str) else type(estimator).__name__
+    labels = y.index if isinstance(y, pd.Series | pd.DataFrame) else None
     values = np.asarray(y)
     if values.ndim == 0 or (values.dtype.kind not in "fcOSUmM"):
         return
@@ -275,8 +277,8 @@ def check_target_present(estimator, y):
     if rows.size:
         raise ValueError(
             f"{owner}: y is missing (None or NaN) in rows "
-            f"{describe_rows(rows)} ({rows.size} of {len(values)}). Drop those "
-            "rows or fill in their targets before fitting."
+            f"{describe_rows(rows, index=labels)} ({rows.size} of {len(values)}). "
+            "Drop those rows or fill in their targets before fitting."
         )
 
 
