@@ -698,3 +698,32 @@ def test_transformers_layout_keeps_the_users_column_format():
     assert (name, columns) == ("lab", ["a"])
     assert (rest, rest_columns) == ("remainder", ["b", "c"])
     assert isinstance(passthrough, FunctionTransformer)
+
+
+class NamesRowsByPosition(TransformerMixin, BaseEstimator):
+    """Names its bad rows by position, as steps after an image loader must."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=float)
+        bad = np.flatnonzero(X[:, 0] > 4)
+        if bad.size:
+            raise ValueError(f"rows {bad.tolist()} are too large")
+        return X
+
+
+def test_row_positions_in_a_transformers_message_are_given_their_labels():
+    X = labelled_table().assign(lab=lambda t: t["lab"].abs())
+    X.loc[4, "lab"] = np.nan  # absent: positions inside the transformer shift
+    union = MultimodalUnion([("lab", NamesRowsByPosition(), ["lab"])]).fit(X.iloc[:3])
+    with pytest.raises(ValueError, match=r"rows \[3, 4\] are too large") as info:
+        union.transform(X)
+    (note,) = info.value.__notes__
+    assert note.startswith(
+        "polymodal: raised by the transformer of modality 'lab', columns ['lab'] "
+        "(NamesRowsByPosition) during transform; row positions in the message count "
+        "the 5 rows given to the transformer, which are the rows labelled "
+        "3 -> 12, 4 -> 14"
+    )

@@ -1021,6 +1021,29 @@ def _locate_odd_type(exc, X, rows, labels, name, stage):
     return None
 
 
+def _positions_as_labels(exc, rows, labels):
+    """The table's labels of the row positions an error message names.
+
+    Steps after a loader (image features, a CNN) see arrays, so they name rows
+    by position among the rows they were given: the modality's present rows.
+    """
+    if labels is None:
+        return ""
+    mentioned = re.findall(r"\brows \[([\d, ]+)\]", str(exc))
+    positions = [int(p) for group in mentioned for p in group.split(",") if p.strip()]
+    positions = [p for p in dict.fromkeys(positions) if p < len(rows)]
+    if not positions:
+        return ""
+    return (
+        f"; row positions in the message count the {len(rows)} rows given to "
+        "the transformer, which are the rows labelled "
+        + ", ".join(
+            f"{p} -> {describe_rows(np.asarray(rows)[[p]], index=labels)[1:-1]}"
+            for p in positions
+        )
+    )
+
+
 def _raised_by_polymodal(exc):
     frame = exc.__traceback__
     while frame is not None and frame.tb_next is not None:
@@ -1057,7 +1080,7 @@ def _failure_note(exc, trans, X, rows, labels, name, stage, params):
     note = (
         f"polymodal: raised by the transformer of modality {name!r}{where} "
         f"({type(trans).__name__}) during {stage}"
-    )
+    ) + _positions_as_labels(exc, rows, labels)
     if stage != "transform" or _num_samples(X) < 2:
         return note + "."
     transform_params = params.get("transform", {})
