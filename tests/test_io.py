@@ -242,3 +242,251 @@ def test_an_xgboost_head_loads_with_the_trusted_types(tmp_path):
     np.testing.assert_array_equal(
         io.load(path).predict_proba(X), model.predict_proba(X)
     )
+
+
+# -- model files crafted to break the trusted tree types ---------------------------
+#
+# Each test below saves a model whose tree was altered as a crafted file would
+# alter it, then checks that load refuses the file. None of them runs predict
+# on the altered model: that is what could crash the process.
+
+
+def _tree_model():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y), X
+
+
+def _altered_tree(tree, **changes):
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    for field, (node, value) in changes.items():
+        nodes[field][node] = value
+    tree.__setstate__({**state, "nodes": nodes})
+
+
+def test_a_decision_tree_loads_without_trust(tmp_path):
+    model, X = _tree_model()
+    path = io.save(model, tmp_path / "tree.model")
+    assert "sklearn.tree._tree.Tree" in io.TRUSTED_TYPES
+    np.testing.assert_array_equal(
+        io.load(path).predict_proba(X), model.predict_proba(X)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"left_child": (0, 10**6)}, "has a child index out of range"),
+        ({"right_child": (0, 0)}, "has a child index out of range"),
+        ({"feature": (0, 10**6)}, "splits on feature 1000000"),
+        ({"feature": (0, -5)}, "splits on feature -5 but reads features 0 to 2"),
+    ],
+    ids=["child-beyond-the-tree", "child-that-is-its-parent", "feature", "negative"],
+)
+def test_a_tree_whose_indices_were_altered_is_refused(tmp_path, change, message):
+    model, _ = _tree_model()
+    _altered_tree(model.tree_, **change)
+    path = io.save(model, tmp_path / "tree.model")
+    with pytest.raises(io.UntrustedModelError, match=message) as error:
+        io.load(path)
+    assert "holds a model that polymodal cannot check" in str(error.value)
+    assert "Pass trusted=True only if you trust where it comes from" in str(error.value)
+
+
+def _edit_skops_schema(path, edit):
+    """Rewrite the skops payload of the model file ``path`` as ``edit`` says.
+
+    ``edit`` takes the payload's schema (a JSON document) and changes it in
+    place: what someone who crafts a file can do.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = {member: archive.read(member) for member in archive.namelist()}
+    with zipfile.ZipFile(_bytes(members["estimator.skops"])) as payload:
+        inner = {member: payload.read(member) for member in payload.namelist()}
+    schema = json.loads(inner["schema.json"])
+    edit(schema)
+    inner["schema.json"] = json.dumps(schema).encode()
+    members["estimator.skops"] = _zipped(inner)
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+
+
+def test_a_tree_whose_node_count_disagrees_with_its_array_is_refused(tmp_path):
+    # (Tree.__setstate__ lowers a count above the array's length itself.)
+    model, _ = _tree_model()
+    path = io.save(model, tmp_path / "tree.model")
+
+    def more_nodes(schema):
+        state = schema["content"]["content"]["tree_"]["content"]["content"]
+        count = state["node_count"]
+        # A fresh id: skops builds an id's object once, from its first node.
+        count["content"], count["__id__"] = "2", 10**9
+        assert state["nodes"]["__class__"] == "ndarray"
+
+    _edit_skops_schema(path, more_nodes)
+    with pytest.raises(io.UntrustedModelError, match="holds 2 nodes in room for 7"):
+        io.load(path)
+
+
+def test_a_tree_deeper_than_it_records_is_refused(tmp_path):
+    model, _ = _tree_model()
+    state = model.tree_.__getstate__()
+    model.tree_.__setstate__({**state, "max_depth": 1})
+    path = io.save(model, tmp_path / "tree.model")
+    with pytest.raises(io.UntrustedModelError, match="records a depth of 1"):
+        io.load(path)
+
+
+def test_a_forest_fed_wider_than_its_trees_read_is_refused(tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    # A tree that claims to read more features than the forest passes it.
+    model.estimators_[1].n_features_in_ = 50
+    path = io.save(model, tmp_path / "forest.model")
+    with pytest.raises(io.UntrustedModelError, match="passes 3 features to a tree"):
+        io.load(path)
+
+
+def test_gradient_boosting_with_more_trees_per_stage_is_refused(tmp_path):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=3, random_state=0).fit(X, y)
+    # predict_stages would add the second column to raw predictions of width 1.
+    model.estimators_ = np.hstack([model.estimators_, model.estimators_])
+    path = io.save(model, tmp_path / "gb.model")
+    with pytest.raises(io.UntrustedModelError, match="stages x 1 array"):
+        io.load(path)
+
+
+def test_a_hist_gradient_boosting_tree_out_of_range_is_refused(tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(X, y)
+    path = io.save(model, tmp_path / "fine.model")
+    np.testing.assert_array_equal(
+        io.load(path).predict_proba(X), model.predict_proba(X)
+    )
+    model._predictors[0][0].nodes["feature_idx"][0] = 99
+    path = io.save(model, tmp_path / "hgb.model")
+    with pytest.raises(io.UntrustedModelError, match="splits on feature 99"):
+        io.load(path)
+
+
+def test_an_xgboost_model_is_stored_as_checked_json(tmp_path):
+    xgboost = pytest.importorskip("xgboost")
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=3, max_depth=2, n_jobs=1).fit(X, y)
+    path = io.save(model, tmp_path / "xgb.model")
+    assert "xgboost.core.Booster" not in io.TRUSTED_TYPES
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    assert "xgboost/0/model.json" in members
+    # The skops part names no booster: the record stands in for it.
+    assert "xgboost.core.Booster" not in skops.io.get_untrusted_types(
+        data=members["estimator.skops"]
+    )
+    # A crafted model: a child index beyond the tree, which xgboost itself
+    # follows at predict time without a check.
+    crafted = json.loads(members["xgboost/0/model.json"])
+    tree = crafted["learner"]["gradient_booster"]["model"]["trees"][0]
+    tree["left_children"][0] = 10**8
+    members["xgboost/0/model.json"] = json.dumps(crafted).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(io.UntrustedModelError, match="an xgboost tree has a child"):
+        io.load(path)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree", "brute"])
+def test_a_neighbours_model_builds_its_search_tree_again(tmp_path, algorithm):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = KNeighborsClassifier(algorithm=algorithm).fit(X, y)
+    path = io.save(model, tmp_path / "knn.model")
+    with zipfile.ZipFile(path) as archive:
+        named = skops.io.get_untrusted_types(data=archive.read("estimator.skops"))
+    # Neither the tree nor its distance metric is stored, so neither is trusted.
+    assert not any(name.startswith("sklearn.neighbors") for name in named)
+    assert not any("Distance" in name for name in io.TRUSTED_TYPES)
+    loaded = io.load(path)
+    assert type(loaded._tree) is type(model._tree)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(
+        loaded.kneighbors(X[:5])[1], model.kneighbors(X[:5])[1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("builtins", "eval"), ("os", "system"), ("posix", "system")]
+)
+def test_a_file_whose_types_were_renamed_is_refused(model, tmp_path, module, name):
+    # The skops payload of a genuine file, edited to name a dangerous callable
+    # where it named LogisticRegression.
+    path = io.save(model, tmp_path / "model.skops")
+
+    def rename(schema):
+        assert schema["__class__"] == "LogisticRegression"
+        schema["__module__"], schema["__class__"] = module, name
+
+    _edit_skops_schema(path, rename)
+    with pytest.raises(io.UntrustedModelError) as error:
+        io.load(path)
+    assert error.value.untrusted_types == [f"{module}.{name}"]
+
+
+def _bytes(data):
+    import io as bytes_io
+
+    return bytes_io.BytesIO(data)
+
+
+def _zipped(members):
+    buffer = _bytes(b"")
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_the_trusted_estimators_come_from_the_one_inventory():
+    from polymodal.utils import all_estimators
+
+    inventory = {
+        f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+        for estimator in all_estimators()
+    }
+    polymodal_estimators = {
+        name
+        for name in io.TRUSTED_TYPES
+        if name.startswith("polymodal.") and name.rpartition(".")[2][0] != "_"
+    }
+    helpers = {
+        "polymodal.text._negation.analyze",
+        "polymodal._config.none_as_nan",
+        "polymodal._config.to_dense",
+        "polymodal._config.EncodedLabelsClassifier",
+    }
+    assert (
+        polymodal_estimators
+        - helpers
+        - {
+            "polymodal.deep._mlp_module.MLPModule",
+            "polymodal.deep._network.FusionNetwork",
+        }
+        == inventory
+    )

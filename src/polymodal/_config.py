@@ -44,10 +44,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    LabelEncoder,
+    OneHotEncoder,
+    StandardScaler,
+)
+from sklearn.utils import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from .image import ImageFeatures, ImageLoader
 from .molecule import MorganFingerprint
@@ -55,7 +65,13 @@ from .sequence import KmerVectorizer
 from .text import ClinicalTextVectorizer, SentenceEmbedder
 from .union import MultimodalUnion
 
-__all__ = ["Config", "ConfigError", "read_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "EncodedLabelsClassifier",
+    "read_config",
+    "to_dense",
+]
 
 _TOP_KEYS = ("target", "groups", "modalities")
 _MODALITY_KEYS = ("columns", "transformer", "params", "loader")
@@ -93,6 +109,156 @@ def none_as_nan(X):
     """
     frame = pd.DataFrame(X).astype(object)
     return frame.where(frame.notna(), np.nan)
+
+
+def to_dense(X):
+    """``X`` as a dense array when it is a sparse matrix, else unchanged.
+
+    For heads that take dense features only (HistGradientBoosting), behind a
+    fusion step whose output may be sparse.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> from polymodal._config import to_dense
+    >>> to_dense(sparse.eye(2, format="csr"))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return X.toarray() if sparse.issparse(X) else X
+
+
+def _estimator_has(method):
+    def check(self):
+        getattr(self.estimator, method)
+        return True
+
+    return check
+
+
+class EncodedLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A classifier fitted on labels coded 0 to n_classes - 1, answering in the labels.
+
+    xgboost's ``XGBClassifier`` takes only classes coded 0 to n_classes - 1,
+    where scikit-learn's classifiers take any labels (strings included). The
+    command line wraps it in this, so that every head it offers takes the
+    target column as it is: ``classes_`` are the original labels, ``predict``
+    returns them, and the columns of ``predict_proba`` follow ``classes_``.
+
+    Parameters
+    ----------
+    estimator : classifier
+        The classifier to fit on the coded labels; it is cloned.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone.
+    classes_ : ndarray of shape (n_classes,)
+        The original labels, sorted.
+    n_features_in_ : int
+        Number of features seen during fit, when the estimator records it.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from polymodal._config import EncodedLabelsClassifier
+    >>> X = [[0.0], [1.0], [2.0], [3.0]]
+    >>> model = EncodedLabelsClassifier(LogisticRegression())
+    >>> model.fit(X, ["benign", "benign", "malignant", "malignant"]).predict([[3.0]])
+    array(['malignant'], dtype='<U9')
+    >>> model.estimator_.classes_
+    array([0, 1])
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y, **fit_params):
+        """Fit the estimator on the labels coded 0 to n_classes - 1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+        y : array-like of shape (n_samples,)
+            Class labels of any kind.
+        **fit_params : dict
+            Passed on to the estimator's ``fit`` (``sample_weight``, say).
+
+        Returns
+        -------
+        self : EncodedLabelsClassifier
+        """
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        self.estimator_ = clone(self.estimator).fit(
+            X, encoder.transform(y), **fit_params
+        )
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        return self
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            One of ``classes_`` per row.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.asarray(self.estimator_.predict(X), dtype=int)]
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, one column per class of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """The estimator's decision function, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @property
+    def feature_importances_(self):
+        """The estimator's feature importances."""
+        return self.estimator_.feature_importances_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.pairwise = inner.input_tags.pairwise
+        return tags
 
 
 def _tabular():

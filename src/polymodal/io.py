@@ -16,12 +16,41 @@ A model file written by :func:`save` is a zip archive:
     ``criterion.pt``, ``history.json``) or a ``state_dict`` of tensors
     (``tensors.pt``), read back with ``torch.load(..., weights_only=True)``,
     which loads tensors only.
+``xgboost/<n>/model.json``
+    An xgboost booster, in xgboost's own JSON model format; :func:`load`
+    checks its trees (see :mod:`polymodal._load_checks`) before xgboost
+    reads it.
 ``estimator.joblib``
     Instead of ``estimator.skops``, when skops cannot store the estimator (a
     user's own torch module as a parameter, say): a joblib pickle, which
     :func:`load` opens only when the caller trusts the file.
+
+The search trees of nearest-neighbour models (``KDTree``, ``BallTree``) are
+not stored: a placeholder holds the data and parameters they were built from,
+and :func:`load` builds them again, as ``fit`` did.
+
+Why the tree models load without trust
+--------------------------------------
+scikit-learn's decision trees (``sklearn.tree._tree.Tree``: every decision
+tree, random forest, extra trees and gradient boosting model) and
+HistGradientBoosting's ``TreePredictor`` are in :data:`TRUSTED_TYPES`,
+although skops leaves them out of its defaults. skops' loader for ``Tree``
+(``TreeNode`` in ``skops/io/_sklearn.py``) names the class itself, never the
+file, and rebuilds it from numbers and arrays through ``Tree.__setstate__``;
+a ``TreePredictor`` is a plain object given its arrays: loading either runs
+no code from the file. skops' one reason for leaving them out
+(``skops.io.exceptions.UNTRUSTED_TYPE_REASONS``) is that their node arrays
+hold indices that scikit-learn's compiled prediction code follows without
+bounds checks, so a crafted file could make ``predict`` read or write
+outside memory. :func:`load` removes that reason: before it returns a model,
+it checks every child and feature index of every tree against the arrays and
+the rows they reach (:func:`polymodal._load_checks.check_loaded`) and refuses
+a file that fails. xgboost's ``Booster`` has the same weakness (a crafted
+model crashes ``predict``) and is not trusted as a type: its model is stored
+as JSON and checked the same way before xgboost reads it.
 """
 
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -38,9 +67,11 @@ from pathlib import Path
 import joblib
 from sklearn.base import BaseEstimator
 
+from . import _load_checks
 from .exceptions import PolymodalWarning, VersionMismatchWarning
 
-__all__ = ["TRUSTED_TYPES", "UntrustedModelError", "load", "save"]
+# TRUSTED_TYPES comes from the module __getattr__ below.
+__all__ = ["TRUSTED_TYPES", "UntrustedModelError", "load", "save"]  # noqa: F822
 
 _FORMAT = "polymodal-model"
 # Format 1 was a joblib pickle of {"format", "format_version", "versions",
@@ -70,32 +101,6 @@ _RECORDED_PACKAGES = {
     "xgboost": ("xgboost", "xgboost-cpu"),
 }
 
-_POLYMODAL_ESTIMATORS = (
-    "polymodal.deep._deep_fusion.DeepFusionClassifier",
-    "polymodal.deep._deep_fusion.DeepFusionRegressor",
-    "polymodal.deep._mlp.MLPClassifier",
-    "polymodal.deep._mlp.MLPRegressor",
-    "polymodal.fusion._aggregate.AverageFusion",
-    "polymodal.fusion._aggregate.ProductFusion",
-    "polymodal.fusion._aggregate.TensorFusion",
-    "polymodal.fusion._early.ConcatFusion",
-    "polymodal.fusion._factorization.FactorizationFusion",
-    "polymodal.fusion._kernel.KernelFusion",
-    "polymodal.fusion._late.LateFusionClassifier",
-    "polymodal.fusion._late.LateFusionRegressor",
-    "polymodal.fusion._late.StackingFusionClassifier",
-    "polymodal.fusion._subspace.SubspaceFusion",
-    "polymodal.image._cnn.CNNEmbedder",
-    "polymodal.image._features.ImageFeatures",
-    "polymodal.image._loader.ImageLoader",
-    "polymodal.image._preprocessor.ImagePreprocessor",
-    "polymodal.molecule._morgan.MorganFingerprint",
-    "polymodal.sequence._kmer.KmerVectorizer",
-    "polymodal.sequence._onehot.OneHotSequenceEncoder",
-    "polymodal.text._clinical.ClinicalTextVectorizer",
-    "polymodal.text._embedder.SentenceEmbedder",
-    "polymodal.union.MultimodalUnion",
-)
 _POLYMODAL_HELPERS = (
     # A fitted projection of one modality inside Average/Product/TensorFusion.
     "polymodal.fusion._aggregate._BlockProjection",
@@ -103,9 +108,16 @@ _POLYMODAL_HELPERS = (
     "polymodal.text._negation.analyze",
     # The tabular recipe's step that makes None a missing value for the imputer.
     "polymodal._config.none_as_nan",
+    # The command line's wrapper that codes labels 0 to n - 1 for xgboost,
+    # and its step that gives HistGradientBoosting dense features.
+    "polymodal._config.EncodedLabelsClassifier",
+    "polymodal._config.to_dense",
     # The placeholders of torch state, filled from the archive's torch/ files.
     "polymodal.io._SkorchNetRecord",
     "polymodal.io._TorchStateRecord",
+    # The placeholders of an xgboost booster and a nearest-neighbour tree.
+    "polymodal.io._XGBoostRecord",
+    "polymodal.io._NeighborsTreeRecord",
     # Builds, as unpickling does, an object of a class that skops audited.
     "polymodal.io._Rebuilt",
     # The network modules that the deep estimators' skorch nets rebuild.
@@ -118,6 +130,13 @@ _LIBRARY_TYPES = (
     "sklearn.utils._bunch.Bunch",
     # Column selection by dtype or name pattern, as the --config recipes use.
     "sklearn.compose._column_transformer.make_column_selector",
+    # CalibratedClassifierCV's fitted parts: plain objects that skops builds
+    # from their attributes, as it builds the public estimators.
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    # Trusted because load checks their node indices (module docstring).
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "numpy.dtype",
     "scipy.sparse._csr.csr_matrix",
     "scipy.sparse._csc.csc_matrix",
@@ -125,10 +144,9 @@ _LIBRARY_TYPES = (
     "scipy.sparse._csr.csr_array",
     "scipy.sparse._csc.csc_array",
     "scipy.sparse._coo.coo_array",
-    # xgboost stores its booster in its own JSON/UBJSON model format.
+    # Their boosters are stored apart, as checked JSON (module docstring).
     "xgboost.sklearn.XGBClassifier",
     "xgboost.sklearn.XGBRegressor",
-    "xgboost.core.Booster",
     # The losses and optimizers of the deep estimators' skorch nets: only
     # their classes are stored, and the weights come as tensors.
     "torch.nn.modules.loss.CrossEntropyLoss",
@@ -138,8 +156,25 @@ _LIBRARY_TYPES = (
     "torch.optim.sgd.SGD",
 )
 
-#: The types that :func:`load` trusts on top of skops' own defaults.
-TRUSTED_TYPES = _POLYMODAL_ESTIMATORS + _POLYMODAL_HELPERS + _LIBRARY_TYPES
+
+@functools.cache
+def _trusted_types():
+    # The public estimators come from the one inventory that the common
+    # checks and the persistence tests use, so a new one is trusted at once.
+    from .utils import all_estimators
+
+    estimators = tuple(
+        sorted({_type_name(estimator) for estimator in all_estimators()})
+    )
+    return estimators + _POLYMODAL_HELPERS + _LIBRARY_TYPES
+
+
+def __getattr__(name):
+    # TRUSTED_TYPES imports every subpackage; only loading needs it.
+    if name == "TRUSTED_TYPES":
+        return _trusted_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The skorch nets stored through their parameter files, by name. Never trusted
 #: as skops types: unpickling is how a skorch net restores its own state.
@@ -158,7 +193,8 @@ class UntrustedModelError(ValueError):
         Why the file needs trust, in one sentence.
     untrusted_types : list of str
         The types the file holds beyond :data:`TRUSTED_TYPES` and the
-        ``trusted`` argument; empty for a pickle, which can hold anything.
+        ``trusted`` argument; empty for a pickle, which can hold anything, and
+        for a tree that fails the checks of its indices.
     """
 
     def __init__(self, message, *, reason, untrusted_types=()):
@@ -196,6 +232,34 @@ class _TorchStateRecord:
         self.member = member
 
 
+class _XGBoostRecord:
+    """Stands in for an xgboost ``Booster``; ``member`` holds its JSON model.
+
+    ``nthread`` is the number of threads the booster was set to use, which
+    the JSON model does not record.
+    """
+
+    def __init__(self, member, nthread):
+        self.member = member
+        self.nthread = nthread
+
+
+class _NeighborsTreeRecord:
+    """Stands in for the ``KDTree`` or ``BallTree`` of a neighbours model.
+
+    ``kind`` names the class; ``data``, ``leaf_size``, ``metric`` and
+    ``metric_params`` are what the model's ``fit`` built the tree from, and
+    build it again at load.
+    """
+
+    def __init__(self, kind, data, leaf_size, metric, metric_params):
+        self.kind = kind
+        self.data = data
+        self.leaf_size = leaf_size
+        self.metric = metric
+        self.metric_params = metric_params
+
+
 class _Rebuilt:
     """An object whose pickling state held torch state, with it replaced.
 
@@ -207,6 +271,14 @@ class _Rebuilt:
         self.cls = cls
         self.state = state
 
+
+_XGBOOST_BOOSTER = "xgboost.core.Booster"
+_XGBOOST_MEMBER = "model.json"
+#: The search trees of scikit-learn's neighbours models, built again at load.
+_NEIGHBORS_TREES = {
+    "sklearn.neighbors._kd_tree.KDTree": "KDTree",
+    "sklearn.neighbors._ball_tree.BallTree": "BallTree",
+}
 
 # A classifier's classes, learned in fit: the one fitted attribute of a skorch
 # net beyond what save_params writes.
@@ -247,19 +319,51 @@ def _is_tensor_dict(obj):
     )
 
 
-class _TorchWriter:
-    """Replaces torch state by records, writing the state to a folder."""
+class _MemberWriter:
+    """Replaces what skops must not store by records, writing it to a folder.
+
+    Torch state and xgboost boosters go to files of their own; the search
+    trees of neighbours models are left out, to be built again at load.
+    """
 
     def __init__(self, folder):
         self.folder = Path(folder)
-        self.count = 0
+        self.count = {}
         self.memo = {}
 
-    def _new_member(self):
-        member = f"torch/{self.count}"
-        self.count += 1
+    def _new_member(self, kind="torch"):
+        number = self.count.get(kind, 0)
+        self.count[kind] = number + 1
+        member = f"{kind}/{number}"
         (self.folder / member).mkdir(parents=True)
         return member
+
+    def _xgboost_record(self, booster):
+        member = self._new_member("xgboost")
+        (self.folder / member / _XGBOOST_MEMBER).write_bytes(booster.save_raw("json"))
+        config = json.loads(booster.save_config())
+        nthread = config.get("learner", {}).get("generic_param", {}).get("nthread")
+        return _XGBoostRecord(member, None if nthread is None else int(nthread))
+
+    @staticmethod
+    def _neighbors_record(state):
+        """A record of a neighbours model's search tree, or None."""
+        kind = _NEIGHBORS_TREES.get(_type_name(state.get("_tree")))
+        needed = (
+            "_fit_X",
+            "leaf_size",
+            "effective_metric_",
+            "effective_metric_params_",
+        )
+        if kind is None or not all(name in state for name in needed):
+            return None
+        return _NeighborsTreeRecord(
+            kind,
+            state["_fit_X"],
+            state["leaf_size"],
+            state["effective_metric_"],
+            state["effective_metric_params_"],
+        )
 
     def _net_record(self, net):
         import torch
@@ -327,6 +431,8 @@ class _TorchWriter:
             return self._net_record(obj)
         if _is_tensor_dict(obj):
             return self._tensor_record(obj)
+        if _type_name(obj) == _XGBOOST_BOOSTER:
+            return self._xgboost_record(obj)
         if type(obj).__module__.partition(".")[0] in ("torch", "skorch"):
             raise _NeedsPickle(
                 f"it holds a {_type_name(obj)}, which is neither a skorch net of "
@@ -349,6 +455,9 @@ class _TorchWriter:
         if isinstance(obj, BaseEstimator):
             state = obj.__getstate__()
             replaced = self.replace(dict(state))
+            record = self._neighbors_record(state)
+            if record is not None:
+                replaced = {**replaced, "_tree": record}
             if all(replaced[name] is value for name, value in state.items()):
                 return obj
             cls = type(obj)
@@ -366,8 +475,8 @@ class _TorchWriter:
         return obj
 
 
-class _TorchReader:
-    """Puts the archive's torch state back in place of the records."""
+class _MemberReader:
+    """Puts what the records stand for back in their place."""
 
     def __init__(self, archive):
         self.archive = archive
@@ -422,6 +531,39 @@ class _TorchReader:
             weights_only=True,
         )
 
+    def _xgboost(self, record):
+        import xgboost
+
+        raw = self.archive.read(f"{record.member}/{_XGBOOST_MEMBER}")
+        try:
+            model = json.loads(raw)
+        except ValueError:
+            raise _load_checks.UncheckedModelError(
+                "an xgboost model is not valid JSON"
+            ) from None
+        # xgboost follows the trees' indices without bounds checks.
+        _load_checks.check_xgboost_model(model)
+        params = {} if record.nthread is None else {"nthread": int(record.nthread)}
+        booster = xgboost.Booster(params)
+        booster.load_model(bytearray(raw))
+        return booster
+
+    @staticmethod
+    def _neighbors_tree(record):
+        from sklearn import neighbors
+
+        if record.kind not in _NEIGHBORS_TREES.values():
+            raise _load_checks.UncheckedModelError(
+                f"the model file names an unknown neighbours tree {record.kind!r}"
+            )
+        # As NeighborsBase._fit builds it: the same data give the same tree.
+        return getattr(neighbors, record.kind)(
+            record.data,
+            record.leaf_size,
+            metric=record.metric,
+            **record.metric_params,
+        )
+
     def restore(self, obj):
         # The memo keeps ``obj`` alive, so that its id names no other object.
         if id(obj) not in self.memo:
@@ -433,6 +575,10 @@ class _TorchReader:
             return self._net(obj)
         if isinstance(obj, _TorchStateRecord):
             return self._tensors(obj)
+        if isinstance(obj, _XGBoostRecord):
+            return self._xgboost(obj)
+        if isinstance(obj, _NeighborsTreeRecord):
+            return self._neighbors_tree(obj)
         if isinstance(obj, _Rebuilt):
             instance = obj.cls.__new__(obj.cls)
             instance.__setstate__(self.restore(obj.state))
@@ -571,10 +717,10 @@ def save(estimator, path, *, compress=3):
         "versions": _installed_versions(),
     }
     with tempfile.TemporaryDirectory() as folder:
-        torch_files = Path(folder) / "torch_files"
+        member_files = Path(folder) / "member_files"
         try:
             data = _reproducible_skops(
-                _skops_io().dumps(_TorchWriter(torch_files).replace(estimator)),
+                _skops_io().dumps(_MemberWriter(member_files).replace(estimator)),
                 compress,
             )
         # skops raises several types for objects it cannot store.
@@ -587,7 +733,7 @@ def save(estimator, path, *, compress=3):
                 stacklevel=2,
             )
             # Torch files written before the failure would be dead weight.
-            shutil.rmtree(torch_files, ignore_errors=True)
+            shutil.rmtree(member_files, ignore_errors=True)
             record["storage"] = "joblib"
             buffer = _bytes_io.BytesIO()
             joblib.dump(estimator, buffer)
@@ -598,7 +744,7 @@ def save(estimator, path, *, compress=3):
         _atomic_write(
             path,
             lambda target: _write_archive(
-                target, record, torch_files, members, compress
+                target, record, member_files, members, compress
             ),
         )
     return path
@@ -668,11 +814,17 @@ def load(path, *, trusted=None):
     skops' defaults (builtins, numpy, scipy and scikit-learn estimators), one
     of :data:`TRUSTED_TYPES`, or one that ``trusted`` names. Those are:
 
-    - every public polymodal estimator, its fitted helpers, and the torch
-      network modules of :mod:`polymodal.deep`;
+    - every estimator of :func:`polymodal.utils.all_estimators`, polymodal's
+      fitted helpers, and the torch network modules of :mod:`polymodal.deep`;
     - ``functools.partial``, ``numpy.dtype``, scikit-learn's ``Bunch`` and
       ``make_column_selector``, scipy's sparse matrices and arrays;
-    - xgboost's ``XGBClassifier``, ``XGBRegressor`` and ``Booster``;
+    - scikit-learn's decision tree (``sklearn.tree._tree.Tree``, inside every
+      tree, forest and gradient boosting model) and HistGradientBoosting's
+      ``TreePredictor``, whose node indices are checked before the model is
+      returned (the module docstring says why), and the fitted parts of
+      ``CalibratedClassifierCV``;
+    - xgboost's ``XGBClassifier`` and ``XGBRegressor``; their boosters are
+      stored as xgboost's JSON model, checked the same way;
     - torch's ``CrossEntropyLoss`` and ``MSELoss`` and the ``Adam``,
       ``AdamW`` and ``SGD`` optimizers, whose classes alone are stored.
 
@@ -704,8 +856,9 @@ def load(path, *, trusted=None):
     Raises
     ------
     UntrustedModelError
-        When the file holds untrusted types, or is a pickle and ``trusted``
-        is not True.
+        When the file holds untrusted types, holds a tree whose indices fail
+        the checks (or that the checks do not cover) and ``trusted`` is not
+        True, or is a pickle and ``trusted`` is not True.
     ValueError
         When the file is not a model file, or was written by a newer
         polymodal.
@@ -780,7 +933,7 @@ def load(path, *, trusted=None):
 def _load_skops(path, archive, trusted):
     data = archive.read(_SKOPS_MEMBER)
     named = set(_skops_io().get_untrusted_types(data=data))
-    allowed = named if trusted is True else set(TRUSTED_TYPES) | set(trusted or ())
+    allowed = named if trusted is True else set(_trusted_types()) | set(trusted or ())
     untrusted = sorted(named - allowed)
     if untrusted:
         reason = (
@@ -792,4 +945,15 @@ def _load_skops(path, archive, trusted):
             untrusted_types=untrusted,
         )
     estimator = _skops_io().loads(data, trusted=sorted(allowed))
-    return _TorchReader(archive).restore(estimator)
+    try:
+        estimator = _MemberReader(archive).restore(estimator)
+        if trusted is not True:
+            # What makes the tree types of TRUSTED_TYPES safe to use.
+            _load_checks.check_loaded(estimator)
+    except _load_checks.UncheckedModelError as error:
+        reason = f"{path} holds a model that polymodal cannot check: {error.reason}"
+        raise UntrustedModelError(
+            f"{reason}. Pass trusted=True only if you trust where it comes from.",
+            reason=reason,
+        ) from None
+    return estimator
