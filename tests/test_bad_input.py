@@ -1397,3 +1397,122 @@ def test_catalogue_size():
     ids = [case.id for case in ERROR_CASES + POLICY_CASES]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
+
+
+# -- the command line: model files, tables and folds ------------------------------
+
+
+def _cli_fails(argv, capsys):
+    """Run the command line, expecting a user error; return its one-line message."""
+    from polymodal.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("polymodal: ") and err.count("\n") == 1, err
+    return err
+
+
+def _cli_model(tmp_path, capsys):
+    """`polymodal compare` on a small two-modality table: (model path, table)."""
+    from polymodal.cli import main
+    from polymodal.datasets import make_patients
+
+    X, y = make_patients(n_samples=40, random_state=0)
+    table = X[["patient_id", "age", "sex", "pack_years"]].assign(diagnosis=y)
+    data = tmp_path / "cohort.csv"
+    table.to_csv(data, index=False)
+    config = tmp_path / "cohort.toml"
+    config.write_text(
+        'target = "diagnosis"\n'
+        '[modalities.clinical]\ncolumns = ["age", "sex"]\ntransformer = "tabular"\n'
+        '[modalities.smoking]\ncolumns = ["pack_years"]\ntransformer = "tabular"\n'
+    )
+    argv = ["compare", str(data), "--config", str(config), "-o", str(tmp_path)]
+    assert main([*argv, "--cv", "2", "--fusions", "concat", "--heads", "logistic"]) == 0
+    capsys.readouterr()
+    return tmp_path / "model.polymodal", table
+
+
+@pytest.mark.parametrize("named", ["builtins.eval", "os.system"])
+def test_cli_refuses_a_model_file_whose_types_were_tampered_with(
+    tmp_path, capsys, named
+):
+    import io as bytes_io
+    import json
+    import zipfile
+
+    model, _ = _cli_model(tmp_path, capsys)
+    with zipfile.ZipFile(model) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(bytes_io.BytesIO(members["estimator.skops"])) as payload:
+        inner = {name: payload.read(name) for name in payload.namelist()}
+    schema = json.loads(inner["schema.json"])
+    # The file named the pipeline a trusted type; it now names a callable.
+    assert (schema["__module__"], schema["__class__"]) == (
+        "sklearn.pipeline",
+        "Pipeline",
+    )
+    schema["__module__"], schema["__class__"] = named.rsplit(".", 1)
+    inner["schema.json"] = json.dumps(schema).encode()
+    buffer = bytes_io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as payload:
+        for name, data in inner.items():
+            payload.writestr(name, data)
+    members["estimator.skops"] = buffer.getvalue()
+    with zipfile.ZipFile(model, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = tmp_path / "cohort.csv"
+    err = _cli_fails(["predict", str(model), str(data)], capsys)
+    assert (
+        f"refusing to load the model file: {model} holds types that polymodal does "
+        f"not trust: {named}. Pass --trust"
+    ) in err
+    assert not (tmp_path / "cohort_predictions.csv").exists()
+
+
+def test_cli_predict_on_a_table_without_a_modality_names_it(tmp_path, capsys):
+    from polymodal import io
+
+    model, table = _cli_model(tmp_path, capsys)
+    # A modality that the saved pipeline reads (the best may be one alone).
+    name, columns = next(
+        (name, columns)
+        for name, transformer, columns in io.load(model)[0].transformers_
+        if not isinstance(transformer, str)
+    )
+    data = tmp_path / "new.csv"
+    table.drop(columns=[*columns, "diagnosis"]).to_csv(data, index=False)
+    err = _cli_fails(["predict", str(model), str(data)], capsys)
+    assert (
+        f"{data} lacks the columns {', '.join(columns)}, which the model reads for "
+        f"the modalities {name}."
+    ) in err
+
+
+def test_cli_compare_with_a_training_fold_of_one_class(tmp_path, capsys):
+    from polymodal.datasets import make_patients
+
+    X, y = make_patients(n_samples=30, random_state=0)
+    # Every class-0 patient belongs to one hospital, so the fold that tests on
+    # that hospital trains on class 1 alone.
+    hospital = np.where(y == 0, "north", [f"h{i % 4}" for i in range(len(y))])
+    table = X[["age", "sex", "pack_years"]].assign(diagnosis=y, hospital=hospital)
+    data = tmp_path / "cohort.csv"
+    table.to_csv(data, index=False)
+    config = tmp_path / "cohort.toml"
+    config.write_text(
+        'target = "diagnosis"\ngroups = "hospital"\n'
+        '[modalities.clinical]\ncolumns = ["age", "sex"]\ntransformer = "tabular"\n'
+    )
+    argv = ["compare", str(data), "--config", str(config), "-o", str(tmp_path)]
+    err = _cli_fails([*argv, "--cv", "2", "--heads", "logistic"], capsys)
+    assert re.search(
+        r"fold \d of 2 has no row of class 0 of 'diagnosis' to train on \(its "
+        r"training rows hold only 1\): --groups hospital keeps each group's rows "
+        r"in one fold\. Lower --cv, or check that the groups mix the classes\.",
+        err,
+    ), err
+    assert not (tmp_path / "model.polymodal").exists()

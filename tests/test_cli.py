@@ -1,5 +1,7 @@
+import shlex
 import subprocess
 import sys
+import warnings
 from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -13,7 +15,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from polymodal import io
 from polymodal.cli import main
 from polymodal.datasets import make_patients
-from polymodal.exceptions import PolymodalWarning, RowFailureWarning
+from polymodal.exceptions import (
+    MissingModalityWarning,
+    PolymodalWarning,
+    RowFailureWarning,
+)
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "polymodal.toml"
 # Small and quick: one head, one fusion step and one final step.
@@ -79,7 +85,9 @@ def test_predict_reports_the_modalities_each_row_used(builtin_run, tmp_path, cap
         "probability_0",
         "probability_1",
         "modalities_used",
+        "errors",
     ]
+    assert predictions["errors"].isna().all()
     assert list(predictions["patient_id"]) == list(table["patient_id"])
     used = list(predictions["modalities_used"])
     assert used[0] == "note;dna;clinical"
@@ -119,15 +127,12 @@ def test_compare_with_a_config_on_a_table_of_image_paths(tmp_path, capsys, monke
     start = text.index("[modalities.dna]")
     config = tmp_path / "cohort.toml"
     config.write_text(text[:start] + text[text.index("[modalities.clinical]") :])
-    err = fails(["compare", str(data), "--config", str(config), "--cv", "2"], capsys)
-    assert (
-        "the xgboost head needs the classes of 'diagnosis' coded 0 to 1; they are "
-        "'benign', 'malignant'. Recode the column, or leave xgboost out of --heads."
-    ) in err
 
     out = tmp_path / "results"
     argv = ["compare", str(data), "--config", str(config), "-o", str(out), *QUICK]
-    with pytest.warns(RowFailureWarning, match="Modality 'ct': rows"):
+    # Rows are named by patient, not by their number in the file.
+    rows = r"\['P0001', 'P0002', 'P0003', 'P0004', 'P0005'\]"
+    with pytest.warns(RowFailureWarning, match=f"Modality 'ct': rows {rows}"):
         assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| ct only + logistic |" in printed
@@ -139,7 +144,7 @@ def test_compare_with_a_config_on_a_table_of_image_paths(tmp_path, capsys, monke
     # -o is relative to the working directory.
     monkeypatch.chdir(tmp_path)
     argv = ["predict", str(out / "model.polymodal"), str(data), "-o", "p.csv"]
-    with pytest.warns(RowFailureWarning, match=r"rows \[0, 1, 2, 3, 4\]"):
+    with pytest.warns(RowFailureWarning, match=f"rows {rows}"):
         assert main(argv) == 0
     predictions = pd.read_csv(tmp_path / "p.csv")
     # The five unreadable scans count as absent.
@@ -401,7 +406,7 @@ def test_the_installed_command_exits_with_status_2(tmp_path):
                 "--random-state",
             ],
         ),
-        ("predict", ["MODEL", "DATA", "-o", "--out", "--trust"]),
+        ("predict", ["MODEL", "DATA", "-o", "--out", "--on-error", "--trust"]),
     ],
 )
 def test_help_documents_every_option(capsys, command, options):
@@ -417,3 +422,287 @@ def test_help_documents_every_option(capsys, command, options):
         assert "[modalities.<name>]" in printed
         for name in ("deep", "factorization", "mlp", "xgboost"):
             assert name in printed
+
+
+# -- compare -> predict, whichever candidate wins ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled_cohort(tmp_path_factory):
+    """A small cohort table with image files and string labels."""
+    folder = tmp_path_factory.mktemp("labelled")
+    X, y = make_patients(n_samples=40, as_files=folder / "images", random_state=0)
+    data = folder / "cohort.csv"
+    X.assign(diagnosis=y.map({0: "benign", 1: "malignant"})).to_csv(data, index=False)
+    return data
+
+
+def force_winner(monkeypatch, winner):
+    """Make ``winner`` the best candidate of the comparisons that follow."""
+    from polymodal.model_selection import FusionComparison
+
+    ranked_means = FusionComparison._ranked_means
+
+    def winner_first(self, metric):
+        means = ranked_means(self, metric)
+        assert winner in means.index, list(means.index)
+        return means.loc[[winner, *means.index.drop(winner)]]
+
+    # The scores stay as they are; only the choice of the best is forced.
+    monkeypatch.setattr(FusionComparison, "_ranked_means", winner_first)
+
+
+def _winner(name, marks=()):
+    return pytest.param(name, id=name.split(" (")[0].replace(" ", ""), marks=marks)
+
+
+#: Candidate that must win -> the options of the comparison it wins in.
+WINNERS = {
+    "concat + logistic": [],
+    "concat + random_forest": ["--heads", "random_forest"],
+    "concat + extra_trees": ["--heads", "extra_trees"],
+    "concat + gradient_boosting": ["--heads", "gradient_boosting"],
+    "concat + hist_gradient_boosting": ["--heads", "hist_gradient_boosting"],
+    "concat + xgboost": ["--heads", "xgboost"],
+    "concat + knn": ["--heads", "knn"],
+    "concat + svm": ["--heads", "svm"],
+    "concat + mlp": ["--heads", "mlp"],
+    "kernel + svm (precomputed kernel)": ["--fusions", "concat", "kernel"],
+    "average + logistic": ["--fusions", "average"],
+    "product + logistic": ["--fusions", "product"],
+    "tensor + logistic": ["--fusions", "tensor"],
+    "subspace + logistic": ["--fusions", "subspace"],
+    "factorization + logistic": ["--fusions", "factorization"],
+    "late": ["--fusions", "concat", "late"],
+    "stacking": ["--fusions", "concat", "stacking"],
+    "deep": ["--fusions", "concat", "deep"],
+    "dna only + logistic": [],
+}
+# Each of these takes more than ~2 s; the others less.
+_SLOW_WINNERS = {
+    "concat + random_forest",
+    "concat + extra_trees",
+    "concat + gradient_boosting",
+    "concat + hist_gradient_boosting",
+    "concat + mlp",
+    "stacking",
+    "deep",
+}
+
+
+@pytest.mark.parametrize(
+    "winner",
+    [
+        _winner(name, marks=pytest.mark.slow if name in _SLOW_WINNERS else ())
+        for name in WINNERS
+    ],
+)
+def test_the_printed_predict_command_runs_whichever_candidate_wins(
+    winner, labelled_cohort, tmp_path, capsys, monkeypatch
+):
+    force_winner(monkeypatch, winner)
+    data = tmp_path / "cohort.csv"
+    data.write_bytes(labelled_cohort.read_bytes())
+    argv = ["compare", str(data), "--cv", "2", "-o", str(tmp_path / "out")]
+    argv += ["--fusions", "concat", "--heads", "logistic", *WINNERS[winner]]
+    with warnings.catch_warnings():
+        # Narrow blocks and small folds warn; the outcome is what counts.
+        warnings.simplefilter("ignore", PolymodalWarning)
+        assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"Best: {winner}\n" in printed
+    assert (
+        "Not scored: average_precision, since it takes the class 1 as the positive "
+        "one, and the classes of 'diagnosis' are 'benign', 'malignant'."
+    ) in printed
+    command = next(
+        line for line in printed.splitlines() if line.startswith("Predict with: ")
+    )
+    program, *predict_argv = shlex.split(command.removeprefix("Predict with: "))
+    assert program == "polymodal"
+    assert main(predict_argv) == 0
+    predictions = pd.read_csv(tmp_path / "cohort_predictions.csv")
+    assert len(predictions) == 40
+    assert set(predictions["prediction"]) <= {"benign", "malignant"}
+    if winner.startswith("kernel"):
+        # An SVC on a precomputed kernel gives no probabilities.
+        assert "probability_benign" not in predictions
+    else:
+        np.testing.assert_allclose(
+            predictions[["probability_benign", "probability_malignant"]].sum(axis=1),
+            1,
+            atol=1e-5,
+        )
+    assert predictions["errors"].isna().all()
+
+
+def test_a_multiclass_target_is_announced(tmp_path, capsys):
+    X, _ = make_patients(n_samples=45, random_state=0)
+    data = tmp_path / "cohort.csv"
+    X.assign(grade=np.arange(len(X)) % 3 + 1).to_csv(data, index=False)
+    config = tmp_path / "cohort.toml"
+    config.write_text(
+        'target = "grade"\n'
+        '[modalities.clinical]\ncolumns = ["age", "sex"]\ntransformer = "tabular"\n'
+    )
+    argv = ["compare", str(data), "--config", str(config), "-o", str(tmp_path)]
+    assert main([*argv, "--cv", "2", "--fusions", "concat", "--heads", "xgboost"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "'grade' has more than two classes (1, 2, 3): roc_auc is scored one-vs-rest "
+        "(roc_auc_ovr)."
+    ) in printed
+    assert "Not scored" not in printed
+    assert list(io.load(tmp_path / "model.polymodal").classes_) == [1, 2, 3]
+
+
+# -- predict: rows that cannot be read, rows with no modality ---------------------
+
+
+def _corrupt_and_empty_rows(builtin_run, tmp_path):
+    """Five complete rows of the cohort: a corrupt scan in one, nothing in another."""
+    out, _ = builtin_run
+    cohort = pd.read_csv(out / "cohort" / "cohort.csv")
+    table = cohort.dropna().head(5).drop(columns="diagnosis").reset_index(drop=True)
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    table.loc[1, "ct"] = str(corrupt)
+    table.loc[3, ["ct", "note", "dna", "age", "sex", "pack_years"]] = None
+    data = tmp_path / "new.csv"
+    table.to_csv(data, index=False)
+    return out / "model.polymodal", data, table, cohort
+
+
+def test_predict_stops_at_an_unreadable_cell_and_says_how_to_go_on(
+    builtin_run, tmp_path, capsys
+):
+    model, data, table, _ = _corrupt_and_empty_rows(builtin_run, tmp_path)
+    err = fails(["predict", str(model), str(data)], capsys)
+    assert "corrupt.png" in err
+    assert f"Row {table.loc[1, 'patient_id']}: cannot read the image file" in err
+    assert (
+        "To predict such rows from their other modalities instead, and flag them "
+        "in the errors column, pass --on-error missing."
+    ) in err
+    assert not data.with_name("new_predictions.csv").exists()
+
+
+def test_predict_on_error_missing_flags_the_row_and_predicts_the_rest(
+    builtin_run, tmp_path, capsys
+):
+    model, data, table, cohort = _corrupt_and_empty_rows(builtin_run, tmp_path)
+    corrupt_id, empty_id = table.loc[1, "patient_id"], table.loc[3, "patient_id"]
+    argv = ["predict", str(model), str(data), "--on-error", "missing"]
+    with (
+        pytest.warns(
+            RowFailureWarning, match=rf"Modality 'ct': rows \['{corrupt_id}'\]"
+        ),
+        pytest.warns(MissingModalityWarning, match=rf"Rows \['{empty_id}'\] have no"),
+    ):
+        assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "2 of them are flagged in the errors column." in printed
+    predictions = pd.read_csv(data.with_name("new_predictions.csv"))
+    assert len(predictions) == 5
+    flagged = predictions.set_index("patient_id")
+    assert flagged.loc[corrupt_id, "modalities_used"] == "note;dna;clinical"
+    assert flagged.loc[corrupt_id, "errors"] == "ct: could not be read"
+    # No modality: the training prior, an empty modalities_used, and a flag.
+    assert pd.isna(flagged.loc[empty_id, "modalities_used"])
+    assert flagged.loc[empty_id, "errors"] == (
+        "no modality present: the training class prior"
+    )
+    prior = cohort["diagnosis"].value_counts(normalize=True).sort_index()
+    np.testing.assert_allclose(
+        flagged.loc[empty_id, ["probability_0", "probability_1"]].to_numpy(float),
+        prior.to_numpy(),
+        atol=1e-6,
+    )
+    assert flagged.loc[empty_id, "prediction"] == prior.idxmax()
+    others = flagged.drop(index=[corrupt_id, empty_id])
+    assert others["errors"].isna().all()
+    assert (others["modalities_used"] == "ct;note;dna;clinical").all()
+
+
+def test_predict_writes_the_prior_for_rows_with_no_modality_by_default(
+    builtin_run, tmp_path, capsys
+):
+    model, data, table, cohort = _corrupt_and_empty_rows(builtin_run, tmp_path)
+    table.drop(index=1).to_csv(data, index=False)
+    empty_id = table.loc[3, "patient_id"]
+    with pytest.warns(MissingModalityWarning, match=rf"\['{empty_id}'\].*prior"):
+        assert main(["predict", str(model), str(data)]) == 0
+    predictions = pd.read_csv(data.with_name("new_predictions.csv"))
+    row = predictions.set_index("patient_id").loc[empty_id]
+    prior = cohort["diagnosis"].value_counts(normalize=True).sort_index()
+    assert row["probability_1"] == pytest.approx(prior[1], abs=1e-6)
+    assert pd.isna(row["modalities_used"])
+
+
+def test_predict_reads_invalid_smiles_as_missing_on_request(
+    tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("rdkit")
+    force_winner(monkeypatch, "concat + logistic")
+    rng = np.random.default_rng(0)
+    molecules = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCN", "CCCC", "OCCO"]
+    table = pd.DataFrame(
+        {
+            "patient_id": [f"M{i:02d}" for i in range(30)],
+            "smiles": rng.choice(molecules, 30),
+            "dose": rng.normal(size=30),
+            "active": np.arange(30) % 2,
+        }
+    )
+    data = tmp_path / "molecules.csv"
+    table.to_csv(data, index=False)
+    config = tmp_path / "molecules.toml"
+    config.write_text(
+        'target = "active"\n'
+        '[modalities.drug]\ncolumns = "smiles"\ntransformer = "molecule"\n'
+        '[modalities.lab]\ncolumns = ["dose"]\ntransformer = "tabular"\n'
+    )
+    out = tmp_path / "out"
+    argv = ["compare", str(data), "--config", str(config), "-o", str(out)]
+    assert main([*argv, "--cv", "2", "--fusions", "concat", "--heads", "logistic"]) == 0
+    capsys.readouterr()
+    new = table.drop(columns="active").head(4)
+    new.loc[2, "smiles"] = "C1CC"
+    new.to_csv(tmp_path / "new.csv", index=False)
+    argv = ["predict", str(out / "model.polymodal"), str(tmp_path / "new.csv")]
+    err = fails(argv, capsys)
+    assert "row 'M02' holds the SMILES 'C1CC'" in err
+    assert "pass --on-error missing" in err
+    with pytest.warns(RowFailureWarning, match=r"Modality 'drug': rows \['M02'\]"):
+        assert main([*argv, "--on-error", "missing"]) == 0
+    predictions = pd.read_csv(tmp_path / "new_predictions.csv")
+    assert list(predictions["errors"].fillna("")) == [
+        "",
+        "",
+        "drug: could not be read",
+        "",
+    ]
+    assert list(predictions["modalities_used"]) == ["drug;lab"] * 2 + ["lab"] + [
+        "drug;lab"
+    ]
+    # The model file is as compare wrote it: predict set the policy in memory.
+    model = io.load(out / "model.polymodal")
+    assert model[0].on_error == "raise"
+
+
+@pytest.mark.slow
+def test_warnings_are_shown_as_one_line_each(builtin_run, tmp_path):
+    model, data, table, _ = _corrupt_and_empty_rows(builtin_run, tmp_path)
+    table.drop(index=1).to_csv(data, index=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "polymodal.cli", "predict", str(model), str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    empty_id = table.loc[3, "patient_id"]
+    assert (
+        f"polymodal: warning: Rows ['{empty_id}'] have no modality present; the "
+        "training class prior is written for them.\n"
+    ) in completed.stderr

@@ -28,6 +28,7 @@ from polymodal.deep import DeepFusionClassifier
 from polymodal.fusion import ConcatFusion
 from polymodal.image import ImageLoader
 from polymodal.sequence import KmerVectorizer
+from polymodal.text import ClinicalTextVectorizer
 from polymodal.utils import all_estimators
 
 ESTIMATORS = all_estimators()
@@ -256,3 +257,102 @@ def test_loading_a_network_leaves_the_global_torch_generator_alone(fitted_mlp, f
     before = torch.random.get_rng_state()
     io.load(path)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# -- every head the command line and the docs offer ------------------------------
+
+
+def _heads():
+    """The heads behind a fusion step: name -> (unfitted head, labels)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from polymodal.deep import MLPClassifier
+
+    heads = {
+        "LogisticRegression": LogisticRegression(max_iter=1000),
+        "SVC": SVC(),
+        "SVC-calibrated-sigmoid": CalibratedClassifierCV(SVC(), ensemble=False),
+        "SVC-calibrated-isotonic": CalibratedClassifierCV(SVC(), method="isotonic"),
+        "RandomForestClassifier": RandomForestClassifier(10, random_state=0),
+        "ExtraTreesClassifier": ExtraTreesClassifier(10, random_state=0),
+        "GradientBoostingClassifier": GradientBoostingClassifier(
+            n_estimators=10, random_state=0
+        ),
+        "HistGradientBoostingClassifier": HistGradientBoostingClassifier(
+            max_iter=10, random_state=0
+        ),
+        "KNeighborsClassifier": KNeighborsClassifier(),
+        "KNeighborsClassifier-ball-tree": KNeighborsClassifier(algorithm="ball_tree"),
+        "MLPClassifier": MLPClassifier(
+            hidden_layer_sizes=(4,), max_epochs=2, random_state=0
+        ),
+    }
+    try:
+        from xgboost import XGBClassifier
+    except ImportError:
+        return heads
+    heads["XGBClassifier"] = XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1)
+    return heads
+
+
+def _cli_heads():
+    """The command line's own heads, as `polymodal compare --heads` builds them."""
+    from polymodal import cli
+
+    return {
+        f"cli-{name}": make(0)
+        for name, make in cli._HEADS.items()
+        # Covered above as MLPClassifier, without its 100 default epochs.
+        if name != "mlp"
+    }
+
+
+# Each of these takes more than ~2 s; the others less.
+_SLOW_HEADS = {"cli-random_forest", "cli-extra_trees"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow if name in _SLOW_HEADS else ())
+        for name in [*_heads(), *_cli_heads()]
+    ],
+)
+def test_every_head_behind_a_fusion_loads_without_trust(name, folder):
+    head = {**_heads(), **_cli_heads()}[name]
+    X, y = _patients()
+    # Labels as strings, as a user's table has them, wherever the head takes
+    # them (the command line codes them for xgboost itself).
+    if name != "XGBClassifier":
+        y = np.where(y == 1, "malignant", "benign")
+    union = MultimodalUnion(
+        [
+            ("dna", KmerVectorizer(k=2), "dna"),
+            ("note", ClinicalTextVectorizer(), "note"),
+            _CLINICAL,
+        ]
+    )
+    fitted = Pipeline(
+        [("union", union), ("fusion", ConcatFusion()), ("head", head)]
+    ).fit(X, y)
+    path = io.save(fitted, folder / f"head-{name}.model")
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read("polymodal.json"))["storage"] == "skops"
+    _assert_same_outputs(io.load(path), fitted, X)
+
+
+def test_a_final_step_deep_fusion_loads_without_trust(folder):
+    X, y = _patients()
+    union = MultimodalUnion([("dna", KmerVectorizer(k=2), "dna"), _CLINICAL])
+    fitted = Pipeline(
+        [("union", union), ("fusion", "passthrough"), ("head", _quick_deep_head())]
+    ).fit(X, np.where(y == 1, "malignant", "benign"))
+    path = io.save(fitted, folder / "deep-fusion.model")
+    _assert_same_outputs(io.load(path), fitted, X)

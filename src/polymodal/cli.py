@@ -3,25 +3,36 @@
 import argparse
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MaxAbsScaler
+from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import type_of_target
 
 from . import _config, fusion, io
-from ._config import ConfigError, read_config
+from ._config import ConfigError, EncodedLabelsClassifier, read_config, to_dense
 from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
+from .exceptions import MissingModalityWarning, PolymodalWarning
 from .model_selection import compare_fusions
 from .model_selection._report import write_atomic
-from .union import MultimodalUnion
+from .union import MultimodalUnion, _missing_rows
+from .utils.validation import describe_rows
 
 __all__ = ["main"]
 
@@ -31,6 +42,10 @@ _EXAMPLE_CONFIG = "examples/polymodal.toml"
 _BUILTIN_COLUMNS = ("ct", "note", "dna", "age", "sex", "pack_years")
 _BUILTIN_TARGET = "diagnosis"
 _KERNEL_HEAD = "svm (precomputed kernel)"
+#: The column that names patients: errors, warnings and predictions use it.
+_PATIENT_ID = "patient_id"
+#: The metrics that compare_fusions scores a classifier with by default.
+_DEFAULT_METRICS = ("roc_auc", "average_precision", "balanced_accuracy")
 
 
 class _UserError(Exception):
@@ -51,16 +66,41 @@ def _random_forest(random_state):
     return RandomForestClassifier(n_estimators=300, random_state=random_state)
 
 
+def _extra_trees(random_state):
+    return ExtraTreesClassifier(n_estimators=300, random_state=random_state)
+
+
+def _gradient_boosting(random_state):
+    return GradientBoostingClassifier(random_state=random_state)
+
+
+def _hist_gradient_boosting(random_state):
+    # It takes dense features only; ConcatFusion keeps TF-IDF blocks sparse.
+    return make_pipeline(
+        FunctionTransformer(to_dense),
+        HistGradientBoostingClassifier(random_state=random_state),
+    )
+
+
+def _knn(random_state):
+    # Distances need the modalities on one scale, as the logistic head does.
+    return make_pipeline(MaxAbsScaler(), KNeighborsClassifier())
+
+
 def _xgboost(random_state):
     # xgboost is an optional dependency: only this head needs it.
     from xgboost import XGBClassifier
 
-    return XGBClassifier(
-        n_estimators=200,
-        max_depth=3,
-        learning_rate=0.1,
-        random_state=random_state,
-        n_jobs=1,
+    # XGBClassifier takes classes coded 0 to n - 1 only; the wrapper codes the
+    # labels, so that it takes the target column as every other head does.
+    return EncodedLabelsClassifier(
+        XGBClassifier(
+            n_estimators=200,
+            max_depth=3,
+            learning_rate=0.1,
+            random_state=random_state,
+            n_jobs=1,
+        )
     )
 
 
@@ -77,6 +117,10 @@ _HEADS = {
     "xgboost": _xgboost,
     "svm": _svm,
     "mlp": lambda random_state: MLPClassifier(random_state=random_state),
+    "extra_trees": _extra_trees,
+    "gradient_boosting": _gradient_boosting,
+    "hist_gradient_boosting": _hist_gradient_boosting,
+    "knn": _knn,
 }
 _DEFAULT_HEADS = ("logistic", "random_forest", "xgboost")
 
@@ -167,8 +211,8 @@ def _check_column(table, column, what, data_path):
         )
 
 
-def _check_target(y, target, cv, heads):
-    """Check that the labels can be cross-validated and scored by the heads."""
+def _check_target(y, target, cv):
+    """Check that the labels can be cross-validated."""
     absent = np.flatnonzero(pd.isna(y))
     if absent.size:
         raise _UserError(
@@ -188,12 +232,52 @@ def _check_target(y, target, cv, heads):
             f"class {labels[counts.argmin()]!r} of {target!r} has {counts.min()} "
             f"rows, fewer than the {cv} folds of --cv; lower --cv or add rows."
         )
-    if "xgboost" in heads and labels != list(range(len(labels))):
-        raise _UserError(
-            f"the xgboost head needs the classes of {target!r} coded 0 to "
-            f"{len(labels) - 1}; they are {', '.join(map(repr, labels))}. Recode "
-            "the column, or leave xgboost out of --heads."
+
+
+def _splits(y, target, groups, groups_column, cv, random_state):
+    """The folds, as compare_fusions would draw them, each able to train a head.
+
+    Folds that respect groups can leave a class out of a training fold (all
+    its rows in one group, say); no head can learn a class it never sees, so
+    that is a user error naming the fold, not a traceback from the head.
+    """
+    if groups is None:
+        splitter = StratifiedKFold(cv, shuffle=True, random_state=random_state)
+    else:
+        splitter = StratifiedGroupKFold(cv, shuffle=True, random_state=random_state)
+    splits = list(splitter.split(np.zeros(len(y)), y, groups))
+    labels = np.unique(y)
+    for fold, (train, _) in enumerate(splits, start=1):
+        lacking = np.setdiff1d(labels, y[train])
+        if lacking.size:
+            seen = ", ".join(map(repr, np.unique(y[train]).tolist()))
+            raise _UserError(
+                f"fold {fold} of {cv} has no row of class {lacking[0].item()!r} of "
+                f"{target!r} to train on (its training rows hold only {seen}): "
+                f"--groups {groups_column} keeps each group's rows in one fold. "
+                "Lower --cv, or check that the groups mix the classes."
+            )
+    return splits
+
+
+def _announce_metrics(metrics, y, target):
+    """Say which of the default metrics compare_fusions left out, and why."""
+    labels = ", ".join(map(repr, np.unique(y).tolist()))
+    if "roc_auc_ovr" in metrics:
+        print(
+            f"{target!r} has more than two classes ({labels}): roc_auc is scored "
+            "one-vs-rest (roc_auc_ovr)."
         )
+    for metric in _DEFAULT_METRICS:
+        if metric in metrics or (metric == "roc_auc" and "roc_auc_ovr" in metrics):
+            continue
+        reason = (
+            "it takes the class 1 as the positive one, and the classes of "
+            f"{target!r} are {labels}"
+            if metric == "average_precision"
+            else f"the classes of {target!r} are {labels}"
+        )
+        print(f"Not scored: {metric}, since {reason}.")
 
 
 def _union(config, table, target, data_path, language):
@@ -263,8 +347,10 @@ def _compare(args):
         _check_column(table, groups, "groups", data_path)
     y = table[target].to_numpy()
     union = _union(config, table, target, data_path, args.language)
-    _check_target(y, target, args.cv, heads)
-    X = table.drop(columns=[target])
+    _check_target(y, target, args.cv)
+    group_labels = None if groups is None else table[groups].to_numpy()
+    splits = _splits(y, target, group_labels, groups, args.cv, args.random_state)
+    X = _by_patient(table.drop(columns=[target]))
     print(
         f"Comparing fusion choices on {len(X)} rows ({args.cv}-fold "
         "cross-validation, ranked by AUROC)..."
@@ -278,8 +364,9 @@ def _compare(args):
             fusions=fusions,
             heads=heads,
             final_fusions=finals,
-            cv=args.cv,
-            groups=None if groups is None else table[groups].to_numpy(),
+            # The folds drawn above, checked to train every head.
+            cv=splits,
+            groups=group_labels,
             n_jobs=args.jobs,
             verbose=1,
             random_state=args.random_state,
@@ -287,9 +374,15 @@ def _compare(args):
     except (ValueError, OSError, ImportError) as error:
         raise _UserError(_one_line(error)) from None
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
+    _announce_metrics(result.metrics_, y, target)
     print(result.to_markdown())
     report = result.save(out)
-    model_path = io.save(result.best_estimator_, out / "model.polymodal")
+    model = result.best_estimator_
+    # What polymodal predict writes for a row with no modality present.
+    labels, counts = np.unique(y, return_counts=True)
+    if np.array_equal(labels, model.classes_):
+        model.class_prior_ = counts / counts.sum()
+    model_path = io.save(model, out / "model.polymodal")
     print(f"Best: {result.best_candidate_}")
     print(f"Report written to {report}")
     print(f"Best pipeline (refit on all {len(X)} rows) saved to {model_path}")
@@ -342,9 +435,94 @@ def _load_model(path, trust):
     return model
 
 
+def _by_patient(table):
+    """``table`` indexed by its patient_id column, when it has one.
+
+    Errors and warnings name rows by their index labels: patient IDs tell a
+    user which rows they are, where row numbers of a file do not.
+    """
+    if _PATIENT_ID not in table.columns:
+        return table
+    table = table.copy()
+    table.index = pd.Index(table[_PATIENT_ID].to_numpy())
+    return table
+
+
+def _read_failures_as_absent(union):
+    """Set the fitted union and its transformers to mark unreadable rows absent.
+
+    The union's own ``on_error`` covers third-party transformers; polymodal's
+    transformers (ImageLoader, MorganFingerprint, ...) have one of their own,
+    at any depth of a modality's pipeline.
+    """
+    union.set_params(on_error="missing")
+    for _, transformer, _ in union.transformers_:
+        if isinstance(transformer, str):
+            continue
+        names = [
+            name
+            for name in transformer.get_params(deep=True)
+            if name == "on_error" or name.endswith("__on_error")
+        ]
+        transformer.set_params(**dict.fromkeys(names, "missing"))
+
+
+def _unreadable_rows(union, table, blocks):
+    """Modality -> rows whose cells were there but could not be read."""
+    unreadable = {}
+    for name, transformer, columns in union.transformers_:
+        if name not in blocks.names or isinstance(transformer, str):
+            continue
+        is_names = isinstance(columns, str) or (
+            isinstance(columns, list | tuple)
+            and all(isinstance(column, str) for column in columns)
+        )
+        if not is_names:
+            # Column selectors: the union reports such rows in its warning.
+            continue
+        cells = table[columns if isinstance(columns, str) else list(columns)]
+        given = ~np.asarray(_missing_rows(cells), dtype=bool)
+        failed = given & ~np.asarray(blocks.masks[name], dtype=bool)
+        if failed.any():
+            unreadable[name] = failed
+    return unreadable
+
+
+def _training_prior(model):
+    """The training class prior (or mean), as the model file records it."""
+    for owner in (model, model[-1]):
+        prior = vars(owner).get("class_prior_")
+        if prior is not None and len(prior) == len(getattr(model, "classes_", ())):
+            return np.asarray(prior, dtype=float)
+        mean = vars(owner).get("target_mean_")
+        if mean is not None:
+            return float(mean)
+    return None
+
+
+def _predict_rows(model, blocks, index):
+    """The model's predictions and probabilities, one row per row of ``blocks``."""
+    rest = model[1:]
+    try:
+        with warnings.catch_warnings():
+            # The command line writes the prior for rows with no modality and
+            # warns about them itself, naming them by patient.
+            warnings.simplefilter("ignore", MissingModalityWarning)
+            predictions = pd.DataFrame(
+                {"prediction": rest.predict(blocks)}, index=index
+            )
+            if hasattr(rest, "predict_proba"):
+                probabilities = rest.predict_proba(blocks)
+                for label, column in zip(model.classes_, probabilities.T, strict=True):
+                    predictions[f"probability_{label}"] = np.round(column, 6)
+    except (ValueError, OSError, ImportError) as error:
+        raise _UserError(_one_line(error)) from None
+    return predictions
+
+
 def _predict(args):
     model = _load_model(args.model, args.trust)
-    table = _read_table(args.data)
+    table = _by_patient(_read_table(args.data))
     union = model[0]
     needed = _needed_columns(union)
     missing = [column for column in needed if column not in table.columns]
@@ -354,26 +532,36 @@ def _predict(args):
             f"{args.data} lacks the columns {', '.join(missing)}, which the model "
             f"reads for the modalities {', '.join(modalities)}."
         )
+    if args.on_error == "missing":
+        _read_failures_as_absent(union)
     try:
         # Transform once: the blocks give both the presence of each modality
         # and the input of the fusion step and head.
         blocks = union.transform(table)
-        rest = model[1:]
-        predictions = pd.DataFrame(index=table.index)
-        if "patient_id" in table.columns:
-            predictions["patient_id"] = table["patient_id"]
-        predictions["prediction"] = rest.predict(blocks)
-        if hasattr(rest, "predict_proba"):
-            probabilities = rest.predict_proba(blocks)
-            for label, column in zip(model.classes_, probabilities.T, strict=True):
-                predictions[f"probability_{label}"] = np.round(column, 6)
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(_one_line(error)) from None
+        hint = (
+            ""
+            if args.on_error == "missing"
+            else " To predict such rows from their other modalities instead, and "
+            "flag them in the errors column, pass --on-error missing."
+        )
+        raise _UserError(_one_line(error) + hint) from None
+    predictions = _predict_rows(model, blocks, table.index)
     present = np.column_stack([blocks.masks[name] for name in blocks.names])
+    errors = [[] for _ in range(len(table))]
+    for name, rows in _unreadable_rows(union, table, blocks).items():
+        for row in np.flatnonzero(rows):
+            errors[row].append(f"{name}: could not be read")
+    empty = ~present.any(axis=1)
+    if empty.any():
+        _write_prior(model, predictions, empty, errors)
+    if _PATIENT_ID in table.columns:
+        predictions.insert(0, _PATIENT_ID, table[_PATIENT_ID].to_numpy())
     predictions["modalities_used"] = [
         ";".join(name for name, used in zip(blocks.names, row, strict=True) if used)
         for row in present
     ]
+    predictions["errors"] = ["; ".join(row) for row in errors]
     output = (
         Path(args.out)
         if args.out
@@ -381,7 +569,44 @@ def _predict(args):
     )
     predictions.to_csv(output, index=False)
     print(f"Predictions for {len(table)} rows written to {output}")
+    flagged = sum(bool(row) for row in errors)
+    if flagged:
+        print(f"{flagged} of them are flagged in the errors column.")
     return 0
+
+
+def _write_prior(model, predictions, empty, errors):
+    """Write the training prior (or mean) for the rows with no modality."""
+    prior = _training_prior(model)
+    named = describe_rows(np.flatnonzero(empty), index=predictions.index)
+    if prior is None:
+        note = "no modality present, and the model file records no training prior"
+        predictions["prediction"] = predictions["prediction"].astype(object)
+        predictions.loc[empty, "prediction"] = None
+        for column in predictions.columns[1:]:
+            predictions.loc[empty, column] = np.nan
+        written = "they are left without a prediction"
+    elif np.ndim(prior) == 0:
+        note = "no modality present: the training mean"
+        predictions.loc[empty, "prediction"] = prior
+        written = f"the training mean {prior:.6g} is written for them"
+    else:
+        note = "no modality present: the training class prior"
+        majority = model.classes_[int(np.argmax(prior))]
+        predictions["prediction"] = predictions["prediction"].astype(object)
+        predictions.loc[empty, "prediction"] = majority
+        for label, share in zip(model.classes_, prior, strict=True):
+            column = f"probability_{label}"
+            if column in predictions:
+                predictions.loc[empty, column] = round(float(share), 6)
+        written = "the training class prior is written for them"
+    for row in np.flatnonzero(empty):
+        errors[row].append(note)
+    warnings.warn(
+        f"Rows {named} have no modality present; {written}.",
+        MissingModalityWarning,
+        stacklevel=3,
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -537,8 +762,10 @@ def _parser():
         description="Read a table in the same format as the training data and "
         "write one row per input row: patient_id (when DATA has it), the "
         "prediction, one probability column per class (when the model gives "
-        "probabilities) and modalities_used, the modalities present in the row "
-        "(separated by ';'). A MODEL that is not a polymodal model file, or "
+        "probabilities), modalities_used, the modalities present in the row "
+        "(separated by ';'), and errors, what went wrong in the row (empty when "
+        "nothing did). A row with no modality present gets the training class "
+        "prior, with a warning. A MODEL that is not a polymodal model file, or "
         "that needs trust, is refused unless --trust is given. Errors exit with "
         "status 2.",
     )
@@ -552,6 +779,15 @@ def _parser():
         metavar="CSV",
         help="where to write the predictions (default: DATA's folder, "
         "<DATA name>_predictions.csv)",
+    )
+    predict.add_argument(
+        "--on-error",
+        choices=("raise", "missing"),
+        default="raise",
+        help="what to do with a cell that cannot be read (a corrupt image, an "
+        "invalid SMILES): raise, the default, stops with an error naming it; "
+        "missing predicts the row from its other modalities (or the training "
+        "prior, when none is left) and flags it in the errors column",
     )
     predict.add_argument(
         "--trust",
@@ -585,10 +821,32 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _warnings_as_lines():
+            return args.run(args)
     except (_UserError, ConfigError) as error:
         print(f"polymodal: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+@contextmanager
+def _warnings_as_lines():
+    """Show polymodal's warnings as ``polymodal: warning: ...`` lines.
+
+    Only the format changes: which warnings are shown (and whether a caller
+    records them) stays with the warning filters.
+    """
+    original = warnings.formatwarning
+
+    def format_warning(message, category, filename, lineno, line=None):
+        if issubclass(category, PolymodalWarning):
+            return f"polymodal: warning: {message}\n"
+        return original(message, category, filename, lineno, line)
+
+    warnings.formatwarning = format_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
 
 
 if __name__ == "__main__":
