@@ -21,7 +21,7 @@ MODELS = sorted(name for name in EXPECTED if name != "written_by")
 
 
 def test_every_saved_model_is_tested():
-    assert MODELS == sorted(path.stem for path in SAVED.glob("*.polymodal"))
+    assert sorted(path.stem for path in SAVED.glob("*.polymodal")) == MODELS
 
 
 @pytest.mark.parametrize("name", MODELS)
