@@ -30,8 +30,8 @@ from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
 from .model_selection import compare_fusions
-from .model_selection._report import write_atomic
 from .union import MultimodalUnion, _missing_rows
+from .utils._files import write_atomic
 from .utils.validation import describe_rows
 
 __all__ = ["main"]

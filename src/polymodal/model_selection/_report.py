@@ -2,14 +2,12 @@
 
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from ..io import _installed_versions
+from ..utils._files import write_atomic
 from ..utils._optional import import_optional
+from ..utils._versions import installed_versions
 
 __all__ = [
     "draw_scores",
@@ -232,7 +230,7 @@ def results(comparison):
             "statistics": frame.reset_index().to_dict("records"),
             "method": METHOD,
             "skipped": comparison.skipped_,
-            "versions": _installed_versions(),
+            "versions": installed_versions(),
         }
     )
 
@@ -248,30 +246,6 @@ def _json_ready(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def write_atomic(path, write):
-    """Run ``write(binary_file)`` on a temporary file, then rename it onto path.
-
-    The temporary file sits in the same directory, so ``os.replace`` is an
-    atomic rename: a reader, or a run interrupted half-way, sees the old file
-    or the new one, never a part-written one.
-    """
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp creates owner-only files; a report is for sharing.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def dump_json(comparison):
