@@ -1,6 +1,15 @@
-"""Instances of every public estimator, ready for scikit-learn's checks."""
+"""Instances of every public estimator, ready for scikit-learn's checks.
+
+Which estimators are public comes from :mod:`polymodal.utils._registry`; this
+module adds only what testing them needs: small, quick arguments
+(``_TEST_PARAMS``) and the checks each is known not to pass, with the reason.
+"""
+
+import copy
 
 from sklearn.preprocessing import StandardScaler
+
+from ._registry import public_estimators
 
 __all__ = ["all_estimators", "expected_failed_checks"]
 
@@ -13,6 +22,11 @@ def all_estimators():
     needs its modalities) get small, valid ones, and slow defaults are
     replaced by quick settings. It is what ``tests/test_common.py`` passes to
     :func:`~sklearn.utils.estimator_checks.parametrize_with_checks`.
+
+    The estimators are those of polymodal's one registry: every estimator
+    class that a public package (``polymodal``, ``polymodal.fusion``,
+    ``.image``, ``.text``, ``.sequence``, ``.molecule``, ``.deep``) names in
+    its ``__all__``.
 
     Returns
     -------
@@ -31,62 +45,45 @@ def all_estimators():
      'OneHotSequenceEncoder', 'ProductFusion', 'SentenceEmbedder',
      'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
-    from ..deep import (
-        DeepFusionClassifier,
-        DeepFusionRegressor,
-        MLPClassifier,
-        MLPRegressor,
-    )
-    from ..fusion import (
-        AverageFusion,
-        ConcatFusion,
-        FactorizationFusion,
-        KernelFusion,
-        LateFusionClassifier,
-        LateFusionRegressor,
-        ProductFusion,
-        StackingFusionClassifier,
-        SubspaceFusion,
-        TensorFusion,
-    )
-    from ..image import CNNEmbedder, ImageFeatures, ImageLoader, ImagePreprocessor
-    from ..molecule import MorganFingerprint
-    from ..sequence import KmerVectorizer, OneHotSequenceEncoder
-    from ..text import ClinicalTextVectorizer, SentenceEmbedder
-    from ..union import MultimodalUnion
-
     return [
-        ConcatFusion(),
-        AverageFusion(n_components=2),
-        ProductFusion(n_components=2),
-        TensorFusion(n_components=2),
-        KernelFusion(),
-        SubspaceFusion(n_components=2),
-        LateFusionClassifier(),
-        LateFusionRegressor(),
-        StackingFusionClassifier(cv=3),
-        # The checks' tables have 2 to 5 features: fewer factors than features.
-        FactorizationFusion(n_factors=2, random_state=0),
-        MultimodalUnion(
-            [("x", StandardScaler(), slice(None))], remainder="passthrough"
-        ),
-        KmerVectorizer(k=2),
-        OneHotSequenceEncoder(max_length=8),
-        ClinicalTextVectorizer(),
-        SentenceEmbedder(device="cpu"),
-        MorganFingerprint(n_bits=64),
-        ImageLoader(size=8),
-        ImagePreprocessor(size=4),
-        # HOG cells that fit the checks' 8 x 8 images.
-        ImageFeatures(pixels_per_cell=4, cells_per_block=2),
-        # lr=1e-2 reaches the checks' accuracy bar within 20 epochs.
-        MLPClassifier(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
-        MLPRegressor(hidden_layer_sizes=(8,), lr=1e-2, max_epochs=20, random_state=0),
-        DeepFusionClassifier(embedding_dim=8, lr=1e-2, max_epochs=20, random_state=0),
-        DeepFusionRegressor(embedding_dim=8, lr=1e-2, max_epochs=20, random_state=0),
-        # The CPU keeps results identical on machines with a GPU.
-        CNNEmbedder(device="cpu", random_state=0),
+        cls(**copy.deepcopy(_TEST_PARAMS.get(cls.__name__, {})))
+        for _, cls in public_estimators()
     ]
+
+
+# lr=1e-2 reaches the checks' accuracy bar within 20 epochs.
+_QUICK_NETWORK = {"lr": 1e-2, "max_epochs": 20, "random_state": 0}
+
+#: Arguments that make each estimator quick and valid on the checks' small
+#: tables, by class name; an estimator not named here is tested with its
+#: defaults. Copied for every instance, so no two share a step.
+_TEST_PARAMS = {
+    "MultimodalUnion": {
+        "transformers": [("x", StandardScaler(), slice(None))],
+        "remainder": "passthrough",
+    },
+    "AverageFusion": {"n_components": 2},
+    "ProductFusion": {"n_components": 2},
+    "TensorFusion": {"n_components": 2},
+    "SubspaceFusion": {"n_components": 2},
+    "StackingFusionClassifier": {"cv": 3},
+    # The checks' tables have 2 to 5 features: fewer factors than features.
+    "FactorizationFusion": {"n_factors": 2, "random_state": 0},
+    "KmerVectorizer": {"k": 2},
+    "OneHotSequenceEncoder": {"max_length": 8},
+    "SentenceEmbedder": {"device": "cpu"},
+    "MorganFingerprint": {"n_bits": 64},
+    "ImageLoader": {"size": 8},
+    "ImagePreprocessor": {"size": 4},
+    # HOG cells that fit the checks' 8 x 8 images.
+    "ImageFeatures": {"pixels_per_cell": 4, "cells_per_block": 2},
+    "MLPClassifier": {"hidden_layer_sizes": (8,), **_QUICK_NETWORK},
+    "MLPRegressor": {"hidden_layer_sizes": (8,), **_QUICK_NETWORK},
+    "DeepFusionClassifier": {"embedding_dim": 8, **_QUICK_NETWORK},
+    "DeepFusionRegressor": {"embedding_dim": 8, **_QUICK_NETWORK},
+    # The CPU keeps results identical on machines with a GPU.
+    "CNNEmbedder": {"device": "cpu", "random_state": 0},
+}
 
 
 _UNION_RETURNS_BLOCKS = (
