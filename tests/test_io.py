@@ -12,6 +12,11 @@ from sklearn.pipeline import make_pipeline
 
 from polymodal import io
 from polymodal.exceptions import PolymodalWarning, VersionMismatchWarning
+from polymodal.fusion import ConcatFusion
+from polymodal.io import _persistence, _trust
+from polymodal.io._former_locations import FORMER_LOCATIONS, current_name, resolve
+from polymodal.io._members import SkorchNetRecord
+from polymodal.utils._registry import class_path, public_estimators
 
 RECORDED = {"polymodal", "scikit-learn", "numpy", "scipy", "torch", "skorch", "xgboost"}
 
@@ -86,13 +91,17 @@ def test_other_versions_warn(model, tmp_path):
 
 def test_versions_recorded_at_save_are_compared_at_load(model, tmp_path, monkeypatch):
     saved = {package: "1.0" for package in RECORDED} | {"torch": None}
-    monkeypatch.setattr(io, "_installed_versions", lambda: saved)
+    monkeypatch.setattr(_persistence, "installed_versions", lambda: saved)
     path = io.save(model, tmp_path / "model.skops")
-    monkeypatch.setattr(io, "_installed_versions", lambda: saved | {"numpy": "2.0"})
+    monkeypatch.setattr(
+        _persistence, "installed_versions", lambda: saved | {"numpy": "2.0"}
+    )
     with pytest.warns(VersionMismatchWarning, match=r"under numpy 1\.0 \(now 2\.0\);"):
         io.load(path)
     # A package missing when the model was saved is not compared.
-    monkeypatch.setattr(io, "_installed_versions", lambda: saved | {"torch": "2.0"})
+    monkeypatch.setattr(
+        _persistence, "installed_versions", lambda: saved | {"torch": "2.0"}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         io.load(path)
@@ -187,14 +196,14 @@ def test_other_zip_files_and_newer_formats_are_refused(model, tmp_path):
 
 def _failing_halfway(monkeypatch):
     """Make the archive writer fail after writing part of the file."""
-    write = io._write_archive
+    write = _persistence._write_archive
 
     def write_then_fail(target, *args):
         write(target, *args)
         target.truncate(target.tell() // 2)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(io, "_write_archive", write_then_fail)
+    monkeypatch.setattr(_persistence, "_write_archive", write_then_fail)
 
 
 def test_an_interrupted_save_leaves_no_file(model, tmp_path, monkeypatch):
@@ -463,30 +472,124 @@ def _zipped(members):
     return buffer.getvalue()
 
 
-def test_the_trusted_estimators_come_from_the_one_inventory():
-    from polymodal.utils import all_estimators
-
-    inventory = {
-        f"{type(estimator).__module__}.{type(estimator).__qualname__}"
-        for estimator in all_estimators()
-    }
-    polymodal_estimators = {
-        name
-        for name in io.TRUSTED_TYPES
-        if name.startswith("polymodal.") and name.rpartition(".")[2][0] != "_"
-    }
-    helpers = {
-        "polymodal.text._negation.analyze",
-        "polymodal._config.none_as_nan",
-        "polymodal._config.to_dense",
-        "polymodal._config.EncodedLabelsClassifier",
-    }
-    assert (
-        polymodal_estimators
-        - helpers
-        - {
-            "polymodal.deep._mlp_module.MLPModule",
-            "polymodal.deep._network.FusionNetwork",
-        }
-        == inventory
+def test_the_trusted_estimators_come_from_the_one_registry(monkeypatch):
+    registry = {class_path(cls) for _, cls in public_estimators()}
+    assert registry <= set(io.TRUSTED_TYPES)
+    # A new public estimator is trusted as soon as the registry has it.
+    monkeypatch.setattr(
+        _trust, "public_estimators", lambda: (("polymodal.Doubler", Doubler),)
     )
+    _trust.trusted_types.cache_clear()
+    try:
+        assert DOUBLER in io.TRUSTED_TYPES
+        assert not registry & set(io.TRUSTED_TYPES)
+    finally:
+        monkeypatch.undo()
+        _trust.trusted_types.cache_clear()
+    assert registry <= set(io.TRUSTED_TYPES)
+
+
+def test_every_trusted_polymodal_name_is_where_its_object_is_defined():
+    # A helper that moved without its trusted name would make new files
+    # untrusted; its old name belongs in FORMER_LOCATIONS instead.
+    pytest.importorskip("torch")
+    for name in io.TRUSTED_TYPES:
+        if name.startswith("polymodal."):
+            assert class_path(resolve(name)) == name
+
+
+def test_every_former_location_leads_to_a_trusted_name():
+    for former, target in FORMER_LOCATIONS.items():
+        assert former.startswith("polymodal.")
+        assert current_name(former) == class_path(resolve(target))
+        assert current_name(former) in io.TRUSTED_TYPES
+
+
+def _rename_in_schema(path, renames):
+    """Make the model file at ``path`` name classes where ``renames`` says."""
+
+    def edit(node):
+        if isinstance(node, list):
+            for item in node:
+                edit(item)
+        elif isinstance(node, dict):
+            name = f"{node.get('__module__')}.{node.get('__class__')}"
+            if name in renames:
+                node["__module__"], _, node["__class__"] = renames[name].rpartition(".")
+            for value in node.values():
+                edit(value)
+
+    _edit_skops_schema(path, edit)
+
+
+def _schema_names(path):
+    """The ``module.Name`` of every type that the model file at ``path`` names."""
+    names = set()
+
+    def collect(node):
+        if isinstance(node, list):
+            for item in node:
+                collect(item)
+        elif isinstance(node, dict):
+            if "__module__" in node:
+                names.add(f"{node['__module__']}.{node['__class__']}")
+            for value in node.values():
+                collect(value)
+
+    _edit_skops_schema(path, collect)
+    return names
+
+
+def test_a_file_that_names_a_former_location_loads_without_trust(tmp_path, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = make_pipeline(ConcatFusion(), LogisticRegression()).fit(X, y)
+    path = io.save(model, tmp_path / "model.skops")
+    # As if the file were saved when ConcatFusion lived in another module.
+    former = "polymodal.fusion._former_early.ConcatFusion"
+    _rename_in_schema(path, {class_path(ConcatFusion): former})
+    assert former in _schema_names(path)
+    with pytest.raises(io.UntrustedModelError) as error:
+        io.load(path)
+    assert error.value.untrusted_types == [former]
+
+    monkeypatch.setitem(FORMER_LOCATIONS, former, "polymodal.fusion.ConcatFusion")
+    loaded = io.load(path)
+    assert type(loaded[0]) is ConcatFusion
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_former_location_trusts_nothing_new(model, tmp_path, monkeypatch):
+    # The table maps names to polymodal's objects only: a file cannot reach
+    # another object through it, and untrusted names stay untrusted.
+    path = io.save(model, tmp_path / "model.skops")
+    _rename_in_schema(
+        path, {"sklearn.linear_model._logistic.LogisticRegression": "os.system"}
+    )
+    monkeypatch.setitem(FORMER_LOCATIONS, "os.getcwd", "polymodal.fusion.ConcatFusion")
+    with pytest.raises(io.UntrustedModelError) as error:
+        io.load(path)
+    assert error.value.untrusted_types == ["os.system"]
+
+
+def test_files_that_name_io_records_by_their_former_module_load(tmp_path, monkeypatch):
+    # Files saved before polymodal.io became a package name its records
+    # polymodal.io._SkorchNetRecord and so on.
+    pytest.importorskip("skorch")
+    from polymodal.deep import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = MLPClassifier(hidden_layer_sizes=(4,), max_epochs=2, random_state=0)
+    model.fit(X, y)
+    path = io.save(model, tmp_path / "mlp.model")
+    before = {class_path(SkorchNetRecord): "polymodal.io._SkorchNetRecord"}
+    _rename_in_schema(path, before)
+    assert set(before.values()) <= _schema_names(path)
+    with monkeypatch.context() as patch:
+        for former in before.values():
+            patch.delitem(FORMER_LOCATIONS, former)
+        with pytest.raises(io.UntrustedModelError):
+            io.load(path)
+    loaded = io.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

@@ -30,6 +30,8 @@ import functools
 
 import numpy as np
 
+from ..utils._registry import class_path
+
 __all__ = ["UncheckedModelError", "check_loaded", "check_xgboost_model"]
 
 # sklearn.tree._tree.TREE_LEAF: the child index of a leaf.
@@ -57,10 +59,6 @@ class UncheckedModelError(ValueError):
         self.reason = reason
 
 
-def _type_name(obj):
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-
 def check_loaded(root):
     """Check every tree that ``root`` holds, at any depth.
 
@@ -77,7 +75,7 @@ def check_loaded(root):
     Examples
     --------
     >>> from sklearn.tree import DecisionTreeClassifier
-    >>> from polymodal._load_checks import check_loaded
+    >>> from polymodal.io._load_checks import check_loaded
     >>> model = DecisionTreeClassifier().fit([[0.0], [1.0]], [0, 1])
     >>> check_loaded(model)
     >>> model.tree_.__setstate__(
@@ -86,7 +84,7 @@ def check_loaded(root):
     >>> check_loaded(model)
     Traceback (most recent call last):
     ...
-    polymodal._load_checks.UncheckedModelError: a decision tree holds 9 nodes ...
+    polymodal.io._load_checks.UncheckedModelError: a decision tree holds 9 nodes ...
     """
     from sklearn.ensemble import (
         GradientBoostingClassifier,
@@ -104,7 +102,7 @@ def check_loaded(root):
         if id(obj) in seen or _is_atom(obj):
             continue
         seen.add(id(obj))
-        name = _type_name(obj)
+        name = class_path(type(obj))
         if name == _TREE:
             _check_tree(obj)
             continue
@@ -232,8 +230,8 @@ def _check_decision_tree(estimator):
     if tree is None:
         return
     what = type(estimator).__name__
-    if _type_name(tree) != _TREE:
-        _fail(f"a {what}'s tree_ is a {_type_name(tree)}")
+    if class_path(type(tree)) != _TREE:
+        _fail(f"a {what}'s tree_ is a {class_path(type(tree))}")
     width = _fitted_width(estimator, f"a {what}")
     if tree.n_features != width:
         _fail(f"a {what} reads {width} features but its tree reads {tree.n_features}")
@@ -297,7 +295,7 @@ def _check_gradient_boosting(estimator):
         width = np.size(vars(init).get("constant_", []))
     else:
         _fail(
-            f"a {what} starts from a {_type_name(init)}, whose predictions "
+            f"a {what} starts from a {class_path(type(init))}, whose predictions "
             "polymodal does not check"
         )
     if width != per_iteration:
@@ -325,8 +323,8 @@ def _check_hist_gradient_boosting(estimator):
             )
     for stage in predictors:
         for predictor in stage:
-            if _type_name(predictor) != _PREDICTOR:
-                _fail(f"a {what} holds a {_type_name(predictor)} among its trees")
+            if class_path(type(predictor)) != _PREDICTOR:
+                _fail(f"a {what} holds a {class_path(type(predictor))} among its trees")
             _check_predictor(predictor, n_features=width)
 
 
@@ -372,7 +370,7 @@ def check_xgboost_model(model, n_features=None):
     >>> import json
     >>> import numpy as np
     >>> from xgboost import XGBClassifier
-    >>> from polymodal._load_checks import check_xgboost_model
+    >>> from polymodal.io._load_checks import check_xgboost_model
     >>> X = np.arange(8.0).reshape(-1, 1)
     >>> y = [0, 0, 0, 0, 1, 1, 1, 1]
     >>> booster = XGBClassifier(n_estimators=2, min_child_weight=0).fit(X, y).get_booster()
@@ -383,7 +381,7 @@ def check_xgboost_model(model, n_features=None):
     >>> check_xgboost_model(model)
     Traceback (most recent call last):
     ...
-    polymodal._load_checks.UncheckedModelError: an xgboost tree has a child index ...
+    polymodal.io._load_checks.UncheckedModelError: an xgboost tree has a child index ...
     """
     try:
         learner = model["learner"]
