@@ -1,5 +1,6 @@
-# The README's two commands: `make demo` and `make test`. Both create .venv and
-# reinstall whenever pyproject.toml, the constraints or the dev requirements change.
+# The README's two commands: `make demo` and `make test` (`make test-fast` for the
+# loop while editing). Both create .venv and reinstall whenever pyproject.toml,
+# the constraints or the dev requirements change.
 PYTHON_BOOT ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ PIP := $(PY) -m pip
 INSTALL_INPUTS := pyproject.toml constraints.txt requirements-dev.txt
 DEMO_OUTPUT ?= polymodal-results
 
-.PHONY: demo test test-minimums lint bench docs clean
+.PHONY: demo test test-fast test-minimums lint bench docs clean
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -39,6 +40,13 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(PY) -m pytest -n 2 --ignore tests/test_properties.py
 	$(PY) -m pytest tests/test_properties.py
+
+# The loop to run while editing: the same suite less the tests marked slow (the
+# command line end to end, the examples, the ColumnTransformer parity run, ...).
+# `make test` still runs everything.
+test-fast: lint
+	$(PY) -m pytest -n 2 -m "not slow" --ignore tests/test_properties.py
+	$(PY) -m pytest -m "not slow" tests/test_properties.py
 
 # The suite against the lowest versions pyproject.toml declares (in its own venv).
 test-minimums:

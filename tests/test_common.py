@@ -12,8 +12,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from estimator_inputs import comparable, data_for, output_of
 from polymodal.utils import all_estimators, expected_failed_checks
+
+from .estimator_inputs import comparable, data_for, output_of
 
 ESTIMATORS = all_estimators()
 

@@ -23,7 +23,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MaxAbsScaler
 
-from estimator_inputs import data_for, output_of
 from polymodal import io
 from polymodal.cli import main
 from polymodal.datasets import make_patients, make_patients_union
@@ -31,13 +30,16 @@ from polymodal.fusion import AverageFusion, ConcatFusion, LateFusionClassifier
 from polymodal.model_selection import compare_fusions
 from polymodal.utils import all_estimators
 
+from .estimator_inputs import data_for, output_of
+
 # -- one job against two, on each backend ---------------------------------------
 
 BACKENDS = [
     pytest.param("threading", id="threading"),
     # Worker processes start by importing polymodal: seconds, not a fold's work.
     pytest.param("loky", id="loky", marks=pytest.mark.slow),
-    pytest.param("dask", id="dask"),
+    # An in-process cluster starts in about as long.
+    pytest.param("dask", id="dask", marks=pytest.mark.slow),
 ]
 
 

@@ -715,6 +715,8 @@ def test_groups_reach_the_inner_cv_through_a_pipeline_with_metadata_routing():
     assert set(search.best_estimator_["clf"].weights_) == {"note", "clinical"}
 
 
+# Two jobs start loky's worker processes, which import polymodal: seconds.
+@pytest.mark.slow
 def test_parallel_fits_give_the_same_model():
     blocks, y = make_blocks()
     serial = StackingFusionClassifier(cv=3).fit(blocks, y)

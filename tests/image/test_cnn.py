@@ -5,12 +5,13 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from image_files import write_png
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from polymodal import MultimodalUnion
 from polymodal.image import CNNEmbedder, ImageLoader
+
+from .image_files import write_png
 
 torch = pytest.importorskip("torch")
 

@@ -2,12 +2,13 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from image_files import write_png
 from scipy import stats
 from sklearn.pipeline import make_pipeline
 
 from polymodal import MultimodalUnion
 from polymodal.image import ImageFeatures, ImageLoader
+
+from .image_files import write_png
 
 skimage_feature = pytest.importorskip("skimage.feature")
 

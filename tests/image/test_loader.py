@@ -4,13 +4,14 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from image_files import write_dicom, write_nifti, write_png
 from sklearn.base import clone
 
 from polymodal import MultimodalUnion
 from polymodal.datasets import make_patients
 from polymodal.exceptions import RowFailureWarning
 from polymodal.image import ImageLoader
+
+from .image_files import write_dicom, write_nifti, write_png
 
 
 @pytest.fixture
