@@ -47,8 +47,9 @@ print(f"{present.sum()} DICOM files, {(~present).sum()} patients without a scan"
 # ----------------------------
 # Without a window the loader returns HU: air about -1000, lung about -850,
 # soft tissue about +40. A window maps ``center ± width / 2`` to [0, 1] and
-# clips the rest: the lung window (-600, 1500) shows the parenchyma, the
-# mediastinum window (40, 400) the soft tissue.
+# clips the rest, by DICOM's VOI LUT formula (pydicom's ``apply_voi_lut``):
+# the lung window (-600, 1500) shows the parenchyma, the mediastinum window
+# (40, 400) the soft tissue.
 paths = X.loc[present, "ct"]
 hu = ImageLoader().fit_transform(paths.head(20))
 lung = ImageLoader(dicom_window="lung").fit_transform(paths.head(20))

@@ -14,8 +14,12 @@ def write_png(path, pixels, mode=None):
     return str(path)
 
 
-def write_dicom(path, stored, slope=1.0, intercept=0.0, pixel_data=True):
-    """A minimal uncompressed 16-bit CT DICOM file holding ``stored``."""
+def write_dicom(path, stored, slope=1.0, intercept=0.0, pixel_data=True, **attributes):
+    """A minimal uncompressed 16-bit CT DICOM file holding ``stored``.
+
+    ``slope=None`` leaves the rescale out; ``attributes`` are set on the data
+    set as they are (``VOILUTFunction="SIGMOID"``, a ``ModalityLUTSequence``).
+    """
     pydicom = pytest.importorskip("pydicom")
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ImplicitVRLittleEndian, generate_uid
@@ -33,8 +37,11 @@ def write_dicom(path, stored, slope=1.0, intercept=0.0, pixel_data=True):
     dataset.BitsAllocated = dataset.BitsStored = 16
     dataset.HighBit = 15
     dataset.PixelRepresentation = 0
-    dataset.RescaleSlope = slope
-    dataset.RescaleIntercept = intercept
+    if slope is not None:
+        dataset.RescaleSlope = slope
+        dataset.RescaleIntercept = intercept
+    for name, value in attributes.items():
+        setattr(dataset, name, value)
     if pixel_data:
         dataset.PixelData = stored.astype("<u2").tobytes()
     pydicom.dcmwrite(path, dataset, enforce_file_format=True)

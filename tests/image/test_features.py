@@ -1,3 +1,5 @@
+import warnings
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -59,6 +61,61 @@ def test_first_order_matches_numpy_and_scipy(images):
         "first_order_p75",
         "first_order_p90",
     ]
+
+
+def _former_first_order(channel, levels):
+    """Mean, sd, skewness, kurtosis and entropy as polymodal wrote them by hand."""
+    mean = channel.mean()
+    centered = channel - mean
+    squared = centered * centered
+    variance = squared.mean()
+    skewness = (squared * centered).mean() / variance**1.5
+    kurtosis = (squared * squared).mean() / variance**2 - 3.0
+    low, high = channel.min(), channel.max()
+    scaled = (channel - low) * (levels / (high - low))
+    grey = np.minimum(scaled.astype(np.intp), levels - 1)
+    probabilities = np.bincount(grey.ravel(), minlength=levels) / grey.size
+    probabilities = probabilities[probabilities > 0]
+    entropy = -np.sum(probabilities * np.log2(probabilities))
+    return np.array([mean, np.sqrt(variance), skewness, kurtosis, entropy])
+
+
+def test_first_order_moments_equal_the_former_hand_formulas():
+    # scipy.stats.skew / kurtosis (bias=True, fisher=True) compute the very
+    # products the hand formulas did, so they agree to the bit; scipy's
+    # entropy takes ln(p) / ln(2) where the formula took log2(p), a last-bit
+    # difference at most.
+    from polymodal.datasets import make_patients
+
+    rng = np.random.default_rng(0)
+    X, _ = make_patients(40, random_state=0)
+    images = [
+        rng.normal(100.0, 20.0, size=(16, 16)),
+        rng.integers(0, 256, size=(16, 16)).astype(float),
+        rng.exponential(size=(16, 16)) * 1000.0 - 1024.0,
+        *(np.asarray(ct, dtype=np.float64) for ct in X["ct"]),
+    ]
+    for levels in (8, 32):
+        for image in images:
+            block = image[None, None]
+            out = ImageFeatures("first_order", levels=levels).fit_transform(block)
+            former = _former_first_order(image, levels)
+            np.testing.assert_array_equal(out[0, :4], former[:4])
+            assert out[0, 4] == pytest.approx(former[4], rel=1e-15, abs=0)
+
+
+def test_image_constant_but_for_rounding_has_zero_skewness_and_kurtosis():
+    # scipy calls the moments of a sample whose variance is zero to machine
+    # precision NaN (with a warning); the features stay finite.
+    image = np.full((1, 1, 16, 16), 1e6)
+    image[0, 0, 0, 0] += 1e-9
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's precision loss
+        out = ImageFeatures("first_order").fit_transform(image)
+
+    assert out[0, 2] == out[0, 3] == 0.0
+    assert np.isfinite(out).all()
 
 
 def test_entropy_counts_bits_of_the_grey_level_histogram():

@@ -56,15 +56,18 @@ def test_dicom_rescales_to_hounsfield_units(tmp_path):
     np.testing.assert_array_equal(images[0, 0], [[-1024, -24], [0, 1024]])
 
 
-def test_dicom_window_maps_center_to_one_half(tmp_path):
-    # Stored 1064 with intercept -1024 is 40 HU, the mediastinum center.
-    stored = np.array([[1064, 0], [3000, 864]])
+def test_dicom_window_is_the_dicom_linear_voi_lut(tmp_path):
+    # Stored 1064 with intercept -1024 is 40 HU, the mediastinum center; 1263
+    # is 239 HU, the window's last value below 1. DICOM's LINEAR function
+    # maps x to (x - (c - 0.5)) / (w - 1) + 0.5, so the center maps to
+    # 0.5 + 0.5 / 399, not 0.5.
+    stored = np.array([[1064, 0], [3000, 1263]])
     path = write_dicom(tmp_path / "ct.dcm", stored, intercept=-1024.0)
 
     named = ImageLoader(dicom_window="mediastinum").fit_transform([path])
     explicit = ImageLoader(dicom_window=(40, 400)).fit_transform([path])
 
-    np.testing.assert_allclose(named[0, 0], [[0.5, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(named[0, 0], [[0.5 + 0.5 / 399, 0.0], [1.0, 1.0]])
     np.testing.assert_array_equal(named, explicit)
 
 
@@ -189,6 +192,7 @@ def test_absent_cell_is_an_error_whatever_on_error():
         ({"size": (3, 0)}, "'size' parameter"),
         ({"size": (3, 4, 5)}, "'size' parameter"),
         ({"dicom_window": (40, -1)}, "'dicom_window' parameter"),
+        ({"dicom_window": (40, 0.5)}, "'dicom_window' parameter"),
         ({"dicom_window": "brain"}, "'dicom_window' parameter"),
         ({"color": "cmyk"}, "'color' parameter"),
         ({"nifti_slice": -1}, "'nifti_slice' parameter"),

@@ -5,6 +5,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._optional import import_optional
+from ..utils._sklearn_compat import validate_params
 
 __all__ = ["load_breast_cancer_multiomics"]
 
@@ -65,6 +66,10 @@ scikit-survival reports a concordance index of 0.765 for
 """
 
 
+@validate_params(
+    {"return_X_y": ["boolean"], "as_frame": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_breast_cancer_multiomics(*, return_X_y=False, as_frame=True):
     """Load the GSE7390 breast cancer cohort as two modalities: clinical and genes.
 

@@ -5,6 +5,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ..utils._optional import import_optional
+from ..utils._sklearn_compat import validate_params
 
 __all__ = ["load_dicom_samples"]
 
@@ -46,6 +47,7 @@ def _sample_path(name, pydicom_data):
     return path
 
 
+@validate_params({}, prefer_skip_nested_validation=True)
 def load_dicom_samples():
     """Load real DICOM scans and a 12-lead ECG waveform that pydicom ships.
 

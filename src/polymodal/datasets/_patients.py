@@ -1,6 +1,7 @@
 """The built-in synthetic cohort: CT images, clinical notes, DNA and clinical values."""
 
 import numbers
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from scipy.special import expit
 from sklearn.utils import check_random_state
 
 from ..utils._optional import import_optional
+from ..utils._sklearn_compat import validate_params
 
 _COLUMNS = ("patient_id", "ct", "note", "dna", "age", "sex", "pack_years")
 _CLINICAL_COLUMNS = ("age", "sex", "pack_years")
@@ -57,6 +59,20 @@ _PNG_WINDOW = (-1000.0, 400.0)
 _CT_NOISE_HU = 25.0
 
 
+@validate_params(
+    {
+        # n_samples, language, missing, image_size and image_format are
+        # checked in the body, whose messages say what each must be.
+        "n_samples": "no_validation",
+        "language": "no_validation",
+        "missing": "no_validation",
+        "image_size": "no_validation",
+        "as_files": [str, os.PathLike, None],
+        "image_format": "no_validation",
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_patients(
     n_samples=600,
     *,

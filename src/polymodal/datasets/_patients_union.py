@@ -9,6 +9,7 @@ from ..image import ImageFeatures, ImageLoader, ImagePreprocessor
 from ..sequence import OneHotSequenceEncoder
 from ..text import ClinicalTextVectorizer
 from ..union import MultimodalUnion
+from ..utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = ["make_patients_union"]
 
@@ -31,6 +32,10 @@ def note_vectorizer(language):
     return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2)
 
 
+@validate_params(
+    {"language": [StrOptions({"en", "zh"})], "deep": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def make_patients_union(*, language="en", deep=False):
     """A :class:`~polymodal.MultimodalUnion` for the columns of :func:`make_patients`.
 
@@ -68,8 +73,6 @@ def make_patients_union(*, language="en", deep=False):
     >>> make_patients_union(deep=True).fit_transform(X, y)["dna"].shape
     (50, 4, 200)
     """
-    if language not in ("en", "zh"):
-        raise ValueError(f"language must be 'en' or 'zh'; got {language!r}.")
     if deep:
         ct = make_pipeline(ImageLoader(), ImagePreprocessor(normalize="zscore"))
         note = ClinicalTextVectorizer(language=language, min_df=2)

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -589,17 +590,18 @@ def _channel_features(feature, channel, limits, plan):
 
 def _first_order(channel, grey, plan):
     low, high = channel.min(), channel.max()
-    mean = channel.mean()
-    centered = channel - mean
-    squared = centered * centered
-    variance = squared.mean()
+    values = channel.ravel()
     if high == low:
+        # scipy calls a constant sample's moments undefined (NaN, with a
+        # warning); a constant image is neither skewed nor tailed.
         skewness = kurtosis = 0.0
     else:
-        skewness = (squared * centered).mean() / variance**1.5
-        kurtosis = (squared * squared).mean() / variance**2 - 3.0
-    probabilities = np.bincount(grey.ravel(), minlength=plan.levels) / grey.size
-    probabilities = probabilities[probabilities > 0]
-    entropy = -np.sum(probabilities * np.log2(probabilities))
-    moments = [mean, np.sqrt(variance), skewness, kurtosis, entropy, low, high]
+        # Population moments: the biased skewness and the excess (Fisher)
+        # kurtosis, scipy's defaults. scipy returns NaN where the variance is
+        # zero to machine precision, an image constant but for rounding.
+        skewness = np.nan_to_num(stats.skew(values, bias=True))
+        kurtosis = np.nan_to_num(stats.kurtosis(values, fisher=True, bias=True))
+    counts = np.bincount(grey.ravel(), minlength=plan.levels)
+    entropy = stats.entropy(counts, base=2)
+    moments = [values.mean(), values.std(), skewness, kurtosis, entropy, low, high]
     return np.concatenate([moments, np.percentile(channel, plan.percentiles)])

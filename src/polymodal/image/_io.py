@@ -33,8 +33,12 @@ def read_image_file(path, label, *, color="gray", window=None, nifti_slice="midd
         ``"gray"`` returns an array of shape (H, W); ``"rgb"`` one of shape
         (H, W, 3), grayscale images repeated over the three channels.
     window : tuple of (center, width) or None, default=None
-        For DICOM files, map Hounsfield units ``center - width / 2`` to
-        ``center + width / 2`` linearly onto [0, 1], clipping outside.
+        For DICOM files, apply this window to the modality values (Hounsfield
+        units for CT) by the DICOM VOI LUT Function the file names (LINEAR when
+        it names none; PS3.3 C.11.2.1.2), scaled onto [0, 1]. With LINEAR,
+        values at or below ``center - 0.5 - (width - 1) / 2`` map to 0, values
+        above ``center - 0.5 + (width - 1) / 2`` to 1, and values between
+        linearly; ``width`` must then be at least 1.
     nifti_slice : "middle", int or None, default="middle"
         Which index of the third voxel axis to take from a 3-D NIfTI volume;
         None accepts 2-D NIfTI images only.
@@ -120,19 +124,50 @@ def _read_dicom(pydicom, path, color, window, nifti_slice):
     dataset = pydicom.dcmread(path)
     if "PixelData" not in dataset:
         raise ImageReadError("the DICOM file holds no pixel data")
-    pixels = dataset.pixel_array.astype(np.float64)
+    pixels = dataset.pixel_array
     if pixels.ndim != 2:
         raise ImageReadError(
             f"the DICOM pixel data has shape {pixels.shape}; only single-frame "
             "grayscale images are read"
         )
-    slope = float(dataset.get("RescaleSlope", 1.0))
-    intercept = float(dataset.get("RescaleIntercept", 0.0))
-    pixels = pixels * slope + intercept
-    if window is not None:
-        center, width = window
-        pixels = np.clip((pixels - (center - width / 2)) / width, 0.0, 1.0)
-    return pixels
+    apply_modality_lut, apply_voi_lut = _dicom_lut_functions()
+    # The Modality LUT: Rescale Slope and Intercept (CT values to Hounsfield
+    # units) or a Modality LUT Sequence.
+    values = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
+    if window is None:
+        return values
+    return apply_voi_lut(
+        values, _voi_dataset(pydicom, window, dataset.get("VOILUTFunction"))
+    )
+
+
+def _dicom_lut_functions():
+    """pydicom's Modality and VOI LUT functions, wherever its version keeps them."""
+    try:
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    except ImportError:  # pydicom < 3
+        from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi_lut
+    return apply_modality_lut, apply_voi_lut
+
+
+def _voi_dataset(pydicom, window, function):
+    """A VOI LUT module holding the caller's window, for ``apply_voi_lut``.
+
+    The caller's window replaces the file's own Window Center and Width (and
+    any VOI LUT Sequence); the file's VOI LUT Function still says how a window
+    is applied. pydicom scales the windowed values to the range of an unsigned
+    stored value of ``BitsStored`` bits when no rescale is named: one bit
+    makes that range [0, 1].
+    """
+    center, width = window
+    voi = pydicom.Dataset()
+    voi.PhotometricInterpretation = "MONOCHROME2"
+    voi.WindowCenter = float(center)
+    voi.WindowWidth = float(width)
+    voi.VOILUTFunction = str(function or "LINEAR")
+    voi.PixelRepresentation = 0
+    voi.BitsStored = 1
+    return voi
 
 
 def _read_nifti(nibabel, path, color, window, nifti_slice):

@@ -50,11 +50,16 @@ class ImageLoader(
         and then they must all have one shape.
     dicom_window : {"lung", "mediastinum", "bone"}, tuple of (center, width) \
             or None, default=None
-        Window applied to DICOM files after rescaling to Hounsfield units:
-        ``center - width / 2`` maps to 0, ``center + width / 2`` to 1 (so the
-        center maps to 0.5) and values outside are clipped. The named windows
-        are lung (-600, 1500), mediastinum (40, 400) and bone (300, 1500).
-        None returns Hounsfield units. Other files and arrays are not windowed.
+        Window applied to DICOM files after rescaling to Hounsfield units, by
+        the DICOM VOI LUT Function (PS3.3 C.11.2.1.2; pydicom's
+        ``apply_voi_lut``) scaled onto [0, 1]: for the default LINEAR
+        function, values up to ``center - 0.5 - (width - 1) / 2`` map to 0,
+        values above ``center - 0.5 + (width - 1) / 2`` to 1, and values
+        between linearly (the center maps to ``0.5 + 0.5 / (width - 1)``). A
+        file that names another VOI LUT Function (LINEAR_EXACT, SIGMOID) is
+        windowed by it. The named windows are lung (-600, 1500), mediastinum
+        (40, 400) and bone (300, 1500); a width is at least 1. None returns
+        Hounsfield units. Other files and arrays are not windowed.
     nifti_slice : "middle", int or None, default="middle"
         Which slice of a 3-D NIfTI volume to return: an index along the third
         voxel axis (axial for the usual RAS or LPS orientation), or ``"middle"``
@@ -253,12 +258,12 @@ class ImageLoader(
                 isinstance(value, Real) and not isinstance(value, bool)
                 for value in window
             )
-            and window[1] > 0
+            and window[1] >= 1
         ):
             raise ValueError(
                 "The 'dicom_window' parameter of ImageLoader must be 'lung', "
                 "'mediastinum', 'bone', a tuple (center, width) of numbers with "
-                f"width > 0, or None; got {self.dicom_window!r}."
+                f"width >= 1, or None; got {self.dicom_window!r}."
             )
         return (None if size is None else tuple(size)), window
 

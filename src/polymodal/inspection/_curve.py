@@ -1,12 +1,14 @@
 """How a fitted pipeline's score degrades as one modality goes missing."""
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._sklearn_compat import _safe_indexing
+from ..utils._sklearn_compat import _safe_indexing, validate_params
 from ._common import (
     chance_estimator,
     check_data,
@@ -24,6 +26,24 @@ from ._common import (
 __all__ = ["MissingModalityCurve", "missing_modality_curve"]
 
 
+@validate_params(
+    {
+        # The estimator, modality, rates, scoring and n_repeats are checked in
+        # the body, whose messages say what each must be.
+        "estimator": "no_validation",
+        "X": ["array-like", dict],
+        "y": ["array-like"],
+        "modality": "no_validation",
+        "rates": "no_validation",
+        "cv": ["cv_object"],
+        "scoring": "no_validation",
+        "groups": ["array-like", None],
+        "n_repeats": "no_validation",
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def missing_modality_curve(
     estimator,
     X,

@@ -2,6 +2,7 @@
 
 from itertools import combinations
 from math import factorial
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._sklearn_compat import _safe_indexing
+from ..utils._sklearn_compat import _safe_indexing, validate_params
 from ._common import (
     chance_estimator,
     check_data,
@@ -30,6 +31,25 @@ __all__ = ["ModalityImportance", "modality_importance"]
 _METHODS = ("shapley", "ablation", "permutation")
 
 
+@validate_params(
+    {
+        # The estimator, method, scoring and the counts are checked in the
+        # body, whose messages say what each must be.
+        "estimator": "no_validation",
+        "X": ["array-like", dict],
+        "y": ["array-like"],
+        "method": "no_validation",
+        "cv": ["cv_object"],
+        "scoring": "no_validation",
+        "groups": ["array-like", None],
+        "n_repeats": "no_validation",
+        "max_exact": "no_validation",
+        "n_samples": "no_validation",
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def modality_importance(
     estimator,
     X,

@@ -3,6 +3,7 @@
 import time
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from sklearn.utils.validation import check_consistent_length
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion, dict_to_frame
-from ..utils._sklearn_compat import _safe_indexing
+from ..utils._sklearn_compat import StrOptions, _safe_indexing, validate_params
 from ..utils.validation import check_target_present
 from ._report import (
     draw_scores,
@@ -104,6 +105,26 @@ def _candidates(fusions, heads, modality_names, baselines):
     return candidates
 
 
+@validate_params(
+    {
+        # The union, fusions, heads and scoring are checked in the body, whose
+        # messages say what each must hold.
+        "union": "no_validation",
+        "X": ["array-like", dict],
+        "y": ["array-like"],
+        "fusions": "no_validation",
+        "heads": "no_validation",
+        "final_fusions": "no_validation",
+        "cv": ["cv_object"],
+        "groups": ["array-like", None],
+        "scoring": "no_validation",
+        "baselines": [StrOptions({"unimodal"}), None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def compare_fusions(
     union,
     X,
@@ -234,8 +255,6 @@ def compare_fusions(
         raise TypeError(
             f"compare_fusions takes a MultimodalUnion; got {type(union).__name__}."
         )
-    if baselines not in ("unimodal", None):
-        raise ValueError(f"baselines must be 'unimodal' or None; got {baselines!r}.")
     if isinstance(X, dict):
         # sklearn's splitters count a dict's keys as rows; a frame splits by row.
         X = dict_to_frame(X)

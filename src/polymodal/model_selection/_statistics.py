@@ -166,8 +166,9 @@ def corrected_interval(values, n_train, n_test, *, confidence=0.95, bounds=None)
     """Confidence interval of the mean of fold values, corrected variance.
 
     The interval is ``mean ± t_{(1 + confidence) / 2, k - 1} · σ_corrected``:
-    Student's t with k - 1 degrees of freedom over the k folds, scaled by the
-    square root of :func:`corrected_variance`, then clipped to ``bounds``:
+    Student's t with k - 1 degrees of freedom over the k folds
+    (:func:`scipy.stats.t.interval`), scaled by the square root of
+    :func:`corrected_variance`, then clipped to ``bounds``:
     the true mean of a metric in [0, 1] is in [0, 1], so the part of the
     interval outside is a value it cannot take.
 
@@ -204,10 +205,17 @@ def corrected_interval(values, n_train, n_test, *, confidence=0.95, bounds=None)
     variance = corrected_variance(values, n_train, n_test)
     if np.isnan(variance):
         return float("nan"), float("nan")
-    quantile = stats.t.ppf((1 + confidence) / 2, values.size - 1)
-    half_width = float(quantile * np.sqrt(variance))
     mean = float(values.mean())
-    low, high = mean - half_width, mean + half_width
+    if variance == 0:
+        # Equal fold values: a point, where scipy (scale 0) would give NaN.
+        low = high = mean
+    else:
+        low, high = (
+            float(bound)
+            for bound in stats.t.interval(
+                confidence, values.size - 1, loc=mean, scale=np.sqrt(variance)
+            )
+        )
     if bounds is not None:
         low, high = (float(np.clip(value, *bounds)) for value in (low, high))
     return low, high
