@@ -89,6 +89,7 @@ class BaseNet(BaseEstimator):
         name = type(self).__name__
         torch = import_torch(name)
         skorch = import_optional("skorch", extra="deep", needed_for=name)
+        from . import _batches
 
         classifier = is_classifier(self)
         device = resolve_device(self.device, name)
@@ -152,6 +153,10 @@ class BaseNet(BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=batch_size,
+            # skorch's DataLoader fetches one row at a time; these loaders
+            # fetch whole mini-batches, the same rows in the same order.
+            iterator_train=_batches.batch_loader,
+            iterator_valid=_batches.batch_loader,
             iterator_train__shuffle=True,
             # Batch normalisation cannot train on a last batch of one sample.
             iterator_train__drop_last=bool(batch_norm and n_train % batch_size == 1),
@@ -168,7 +173,12 @@ class BaseNet(BaseEstimator):
         )
         # Weight initialisation and dropout draw from torch's global generator.
         with torch_seeded(init_seed, name):
-            net.fit(X, y)
+            net.fit(_batches.BatchDataset(X, y), y)
+        # The batch loaders serve training only: the fitted net keeps skorch's
+        # default loaders, the only ones model files name, and predicts
+        # through them as before. (skorch's set_params refuses loaders alone
+        # on a fitted net; it would only set the attributes.)
+        net.iterator_train = net.iterator_valid = torch.utils.data.DataLoader
         self.n_iter_ = len(net.history)
         return net
 

@@ -99,9 +99,9 @@ class _BaseMLP(BaseNet):
 
 
 def _rows_for_skorch(X):
-    # skorch's dataset densifies a sparse input one row at a time and expects
-    # each row to stay 2-D, which holds for scipy's sparse matrices but not for
-    # its sparse arrays (a csr_array row is 1-D).
+    # In prediction, skorch's dataset densifies a sparse input one row at a
+    # time and expects each row to stay 2-D, which holds for scipy's sparse
+    # matrices but not for its sparse arrays (a csr_array row is 1-D).
     return sparse.csr_matrix(X) if sparse.issparse(X) else X
 
 
@@ -176,9 +176,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Notes
     -----
-    Inputs are cast to float32. A scipy sparse matrix is kept sparse and each
-    row is made dense when its mini-batch is built, so memory grows with the
-    batch, not with the data set.
+    Inputs are cast to float32. A scipy sparse matrix is kept sparse and made
+    dense one mini-batch at a time, so memory grows with the batch, not with
+    the data set.
 
     Pickling stores the network's tensors on the CPU, so a model trained on a
     GPU loads on a machine without one; a loaded model predicts on the CPU.
@@ -362,9 +362,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Notes
     -----
-    Inputs are cast to float32. A scipy sparse matrix is kept sparse and each
-    row is made dense when its mini-batch is built, so memory grows with the
-    batch, not with the data set.
+    Inputs are cast to float32. A scipy sparse matrix is kept sparse and made
+    dense one mini-batch at a time, so memory grows with the batch, not with
+    the data set.
 
     Pickling stores the network's tensors on the CPU, so a model trained on a
     GPU loads on a machine without one; a loaded model predicts on the CPU.
