@@ -30,8 +30,9 @@ from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
 from .model_selection import compare_fusions
-from .union import MultimodalUnion, _missing_rows
+from .union import MultimodalUnion
 from .utils._files import write_atomic
+from .utils._table import missing_rows
 from .utils.validation import describe_rows
 
 __all__ = ["main"]
@@ -481,7 +482,7 @@ def _unreadable_rows(union, table, blocks):
             # Column selectors: the union reports such rows in its warning.
             continue
         cells = table[columns if isinstance(columns, str) else list(columns)]
-        given = ~np.asarray(_missing_rows(cells), dtype=bool)
+        given = ~np.asarray(missing_rows(cells), dtype=bool)
         failed = given & ~np.asarray(blocks.masks[name], dtype=bool)
         if failed.any():
             unreadable[name] = failed

@@ -1,12 +1,8 @@
 """MultimodalUnion: one transformer per modality, output as ModalityBlocks."""
 
-import ast
-import re
-import reprlib
 import warnings
 from collections import Counter
-from functools import partial
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -24,6 +20,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
+from ._bad_cells import failure_note, locate_bad_cells
 from ._blocks import ModalityBlocks, prefixed_feature_names
 from .exceptions import RowFailureWarning
 from .utils._sklearn_compat import (
@@ -46,7 +43,8 @@ from .utils._sklearn_compat import (
     _VisualBlock,
 )
 from .utils._sparse import row_of_entries, zero_rows
-from .utils.validation import describe_rows
+from .utils._table import as_table_array, dict_to_frame, missing_rows
+from .utils.validation import absent_everywhere_message, describe_rows
 
 __all__ = ["MultimodalUnion", "make_multimodal_union"]
 
@@ -327,7 +325,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         elif isinstance(X, dict):
             X = dict_to_frame(X)
         elif not isinstance(X, pd.DataFrame):
-            X = _as_table_array(X)
+            X = as_table_array(X)
             if X.ndim != 2:
                 raise ValueError(
                     "MultimodalUnion expects a DataFrame, a dict of equal-length "
@@ -385,11 +383,12 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         """Map each modality to (input column indices, whether a scalar key).
 
         Every modality is resolved, "drop" ones included; the remainder is
-        included when columns remain, whatever ``remainder`` says. The column
-        keys, with callables called, are kept in ``self._columns``.
+        included when columns remain, whatever ``remainder`` says. Also
+        returns each modality's column key as ``transformers_`` shows it
+        (callables called, the remainder's in the format of the others).
         """
         resolved = {}
-        self._columns = {}
+        keys = {}
         used = set()
         for name, _, columns in self.transformers:
             key = columns(X) if callable(columns) else columns
@@ -404,22 +403,13 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 ) from exc
             scalar = isinstance(key, str | Integral) and not isinstance(key, bool)
             resolved[name] = (np.asarray(indices, dtype=int), scalar)
-            self._columns[name] = key
+            keys[name] = key
             used.update(indices)
         rest = [i for i in range(X.shape[1]) if i not in used]
         if rest:
             resolved[REMAINDER] = (np.asarray(rest, dtype=int), False)
-            self._columns[REMAINDER] = self._remainder_columns(X, rest)
-        return resolved
-
-    def _remainder_columns(self, X, indices):
-        """The remainder's columns in the format the user gave the others."""
-        kinds = {_key_kind(key) for key in self._columns.values()}
-        if kinds == {"str"} and isinstance(X, pd.DataFrame):
-            return list(X.columns[indices])
-        if kinds == {"bool"}:
-            return [i in indices for i in range(X.shape[1])]
-        return list(indices)
+            keys[REMAINDER] = _remainder_columns(X, rest, keys.values())
+        return resolved, keys
 
     def _select(self, X, indices, scalar):
         if hasattr(self, "feature_names_in_") and isinstance(X, pd.DataFrame):
@@ -427,6 +417,45 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             return X[labels[0]] if scalar else X[labels]
         key = int(indices[0]) if scalar else indices
         return _safe_indexing(X, key, axis=1)
+
+    def modality_columns(self, X):
+        """The input columns each modality reads from ``X``, as positions.
+
+        The union's own resolution of every column spec it accepts (names,
+        positions, slices, masks, selectors), so that tools which permute or
+        remove a modality's cells (modality importance) mean the same columns.
+        The union need not be fitted.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_columns)
+            The patient table.
+
+        Returns
+        -------
+        columns : dict of str to ndarray of int
+            For each modality that produces a block (not "drop", at least one
+            column), in the union's order with ``"remainder"`` last.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from polymodal import MultimodalUnion
+        >>> X = pd.DataFrame({"age": [61.0], "note": ["cough"], "crp": [4.0]})
+        >>> union = MultimodalUnion([("labs", StandardScaler(), ["age", "crp"])])
+        >>> union.modality_columns(X)
+        {'labs': array([0, 2])}
+        """
+        resolved, _ = self._resolve_columns(X)
+        steps = {name: trans for name, trans, _ in self.transformers}
+        steps[REMAINDER] = self.remainder
+        return {
+            name: indices
+            for name, (indices, _) in resolved.items()
+            if indices.size
+            and not (isinstance(steps[name], str) and steps[name] == "drop")
+        }
 
     def _input_names(self, name):
         """The modality's input column names, as ColumnTransformer gives them."""
@@ -504,7 +533,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 f"X has {n_samples} rows but y has {_num_samples(y)}; they must "
                 "describe the same samples."
             )
-        self._input_columns = self._resolve_columns(X)
+        self._input_columns, self._columns = self._resolve_columns(X)
         self._columns_are_names = isinstance(X, pd.DataFrame) and any(
             _key_kind(self._columns[name]) == "str" for name, _, _ in self.transformers
         )
@@ -532,7 +561,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         ]
         for name, result in fitted.items():
             if not result.mask.any():
-                raise ValueError(_absent_everywhere_message(name))
+                raise ValueError(absent_everywhere_message(name))
         self._block_feature_names = {
             name: result.feature_names for name, result in fitted.items()
         }
@@ -786,6 +815,16 @@ def _passthrough_names(transformer, input_features):
     return np.asarray(input_features, dtype=object)
 
 
+def _remainder_columns(X, indices, keys):
+    """The remainder's columns in the format the user gave the others."""
+    kinds = {_key_kind(key) for key in keys}
+    if kinds == {"str"} and isinstance(X, pd.DataFrame):
+        return list(X.columns[indices])
+    if kinds == {"bool"}:
+        return [i in indices for i in range(X.shape[1])]
+    return list(indices)
+
+
 def _key_kind(key):
     """ "str", "bool" or "int": how a column key names columns, as scikit-learn reads it."""
     if isinstance(key, str):
@@ -842,10 +881,10 @@ def _process_modality(
 ):
     n_samples = X_m.shape[0]
     labels = X_m.index if isinstance(X_m, pd.Series | pd.DataFrame) else None
-    present = ~_missing_rows(X_m)
+    present = ~missing_rows(X_m)
     rows = np.flatnonzero(present)
     if fit and rows.size == 0:
-        raise ValueError(_absent_everywhere_message(name))
+        raise ValueError(absent_everywhere_message(name))
     if present.all():
         subset, y_subset = X_m, y
     else:
@@ -878,11 +917,11 @@ def _process_modality(
                     "expects 2D data. Try to specify the column selection as a "
                     "list of one item instead of a scalar."
                 ) from exc
-            located = _locate_bad_cells(exc, subset, rows, labels, name, stage)
+            located = locate_bad_cells(exc, subset, rows, labels, name, stage)
             if located is not None:
                 raise located from exc
             exc.add_note(
-                _failure_note(exc, trans, subset, rows, labels, name, stage, params)
+                failure_note(exc, trans, subset, rows, labels, name, stage, params)
             )
             raise
     output_columns = output.columns if isinstance(output, pd.DataFrame) else None
@@ -914,230 +953,6 @@ def _process_modality(
         else (None, True)
     )
     return _ModalityResult(trans, block, present, names, declared)
-
-
-def _locate_bad_cells(exc, X, rows, labels, name, stage):
-    """An error naming modality, column, rows and value for a cell-level failure.
-
-    Third-party transformers (StandardScaler, OneHotEncoder, TfidfVectorizer,
-    ...) fail on a non-numeric string, an infinite value, a NaN, an unseen
-    category or a cell of another type than its column's (an int among
-    notes) with a message that names neither the column nor the rows. When
-    the cells that caused ``exc`` can be found in ``X`` (the rows ``rows`` of
-    the modality's input, whose labels are ``labels``), return the clearer
-    error; else None.
-    """
-    if not isinstance(exc, ValueError | TypeError):
-        return _locate_odd_type(exc, X, rows, labels, name, stage)
-    text = str(exc)
-    if "y contains" in text:
-        # The target's fault, not the modality's cells.
-        return None
-    labelled = isinstance(X, pd.Series | pd.DataFrame)
-    if not labelled and not (isinstance(X, np.ndarray) and X.ndim in (1, 2)):
-        return None
-    frame = _cells_frame(X)
-    categories = re.search(r"unknown categories (\[.*\]) in column (\d+)", text)
-    if any(
-        phrase in text
-        for phrase in (
-            "could not convert",
-            "must be a string or a real number",
-            "could not be promoted",
-        )
-    ):
-        what, test = "non-numeric values such as {}", _not_a_number
-        advice = "convert the column to numbers or give the modality an encoder"
-    elif "infinity" in text:
-        what, test = "infinite values such as {}", _is_infinite
-        advice = "replace infinite values before the modality's transformer"
-    elif "contains NaN" in text:
-        what, test = "NaN values", _is_nan_cell
-        advice = "add an imputer (sklearn.impute.SimpleImputer) to its pipeline"
-    elif categories is not None and int(categories.group(2)) < frame.shape[1]:
-        try:
-            unseen = set(ast.literal_eval(categories.group(1)))
-        except (ValueError, SyntaxError, TypeError):
-            return None
-        frame = frame.iloc[:, [int(categories.group(2))]]
-        what = "categories not seen in fit such as {}"
-        test = partial(_in_set, values=unseen)
-        advice = "set handle_unknown='ignore' on the encoder, or fix the values"
-    else:
-        return _locate_odd_type(exc, X, rows, labels, name, stage)
-    for column, values in frame.items():
-        bad = np.fromiter((test(v) for v in values), dtype=bool, count=len(values))
-        if bad.any():
-            positions = np.flatnonzero(bad)
-            example = values.iloc[positions[0]]
-            if isinstance(example, np.generic):
-                example = example.item()
-            column = repr(column) if labelled else f"{column} (of its own columns)"
-            return ValueError(
-                f"Modality {name!r}, column {column}, rows "
-                f"{describe_rows(np.asarray(rows)[positions], index=labels)}: "
-                + what.format(reprlib.repr(example))
-                + f" made its transformer fail during {stage}: {advice}."
-            )
-    return None
-
-
-def _locate_odd_type(exc, X, rows, labels, name, stage):
-    """A TypeError for a cell whose type differs from the rest of its column.
-
-    An int among strings is what makes a text vectorizer fail with an
-    AttributeError that names no row: the cell is found from the types alone.
-    polymodal's own transformers name their bad cells themselves.
-    """
-    if _raised_by_polymodal(exc) or not isinstance(
-        X, pd.Series | pd.DataFrame | np.ndarray
-    ):
-        return None
-    frame = _cells_frame(X)
-    for column, values in frame.items():
-        if values.dtype != object:
-            continue
-        kinds = np.asarray([_cell_kind(v) for v in values], dtype=object)
-        filled = kinds != "missing"
-        counts = Counter(kinds[filled])
-        if len(counts) < 2:
-            continue
-        usual = counts.most_common(1)[0][0]
-        positions = np.flatnonzero(filled & (kinds != usual))
-        example = values.iloc[positions[0]]
-        column = (
-            repr(column)
-            if isinstance(X, pd.Series | pd.DataFrame)
-            else f"{column} (of its own columns)"
-        )
-        return TypeError(
-            f"Modality {name!r}, column {column}, rows "
-            f"{describe_rows(np.asarray(rows)[positions], index=labels)}: the value "
-            f"{reprlib.repr(example)} ({type(example).__name__}) among {usual} "
-            f"values made its transformer fail during {stage} "
-            f"({type(exc).__name__}: {exc}). Make the column's cells one type "
-            "(for text, df[column].astype('string')), or mark the cell missing."
-        )
-    return None
-
-
-def _positions_as_labels(exc, rows, labels):
-    """The table's labels of the row positions an error message names.
-
-    Steps after a loader (image features, a CNN) see arrays, so they name rows
-    by position among the rows they were given: the modality's present rows.
-    """
-    if labels is None:
-        return ""
-    mentioned = re.findall(r"\brows \[([\d, ]+)\]", str(exc))
-    positions = [int(p) for group in mentioned for p in group.split(",") if p.strip()]
-    positions = [p for p in dict.fromkeys(positions) if p < len(rows)]
-    if not positions:
-        return ""
-    return (
-        f"; row positions in the message count the {len(rows)} rows given to "
-        "the transformer, which are the rows labelled "
-        + ", ".join(
-            f"{p} -> {describe_rows(np.asarray(rows)[[p]], index=labels)[1:-1]}"
-            for p in positions
-        )
-    )
-
-
-def _raised_by_polymodal(exc):
-    frame = exc.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    if frame is None:
-        return False
-    return frame.tb_frame.f_globals.get("__name__", "").startswith("polymodal.")
-
-
-def _cell_kind(value):
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return "missing"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, bool | np.bool_):
-        return "bool"
-    if isinstance(value, Real):
-        return "numeric"
-    return type(value).__name__
-
-
-def _failure_note(exc, trans, X, rows, labels, name, stage, params):
-    """Where a transformer failure arose: modality, columns and, if found, the row.
-
-    At transform, the rows are retried one by one (the batch failed anyway) to
-    name the first row that fails alone and its value.
-    """
-    columns = (
-        [str(c) for c in _cells_frame(X).columns]
-        if isinstance(X, pd.Series | pd.DataFrame)
-        else None
-    )
-    where = f", columns {columns}" if columns else ""
-    note = (
-        f"polymodal: raised by the transformer of modality {name!r}{where} "
-        f"({type(trans).__name__}) during {stage}"
-    ) + _positions_as_labels(exc, rows, labels)
-    if stage != "transform" or _num_samples(X) < 2:
-        return note + "."
-    transform_params = params.get("transform", {})
-    for i in range(_num_samples(X)):
-        try:
-            trans.transform(_safe_indexing(X, [i]), **transform_params)
-        except Exception:
-            cells = _cells_frame(X).iloc[i].tolist()
-            value = cells[0] if len(cells) == 1 else cells
-            return (
-                f"{note}; the first row that fails alone is "
-                f"{describe_rows(np.asarray(rows)[[i]], index=labels)[1:-1]} "
-                f"(value {reprlib.repr(value)})."
-            )
-    return note + "; no single row fails alone."
-
-
-def _not_a_number(value):
-    if isinstance(value, str | bytes):
-        try:
-            float(value)
-        except ValueError:
-            return True
-        return False
-    return not (pd.api.types.is_scalar(value) and (value is None or _is_real(value)))
-
-
-def _is_real(value):
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _is_infinite(value):
-    return _is_real(value) and not isinstance(value, str) and np.isinf(float(value))
-
-
-def _is_nan_cell(value):
-    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
-
-
-def _in_set(value, values):
-    try:
-        return value in values
-    except TypeError:
-        return False
-
-
-def _absent_everywhere_message(name):
-    return (
-        f"Modality {name!r} is absent in every training row (no input cell is "
-        "filled, or the transformer could not read any). Drop it from the "
-        "union, or stratify the folds on its presence so that every training "
-        "fold holds some of its rows."
-    )
 
 
 def _fit_transform(trans, X, y, params, guarded, name, errors):
@@ -1305,51 +1120,6 @@ def _declared_feature_names(trans, input_names=None):
         return None
 
 
-def _missing_rows(X_m):
-    """True where every input cell of the modality is missing."""
-    if sparse.issparse(X_m):
-        return np.zeros(X_m.shape[0], dtype=bool)
-    frame = _cells_frame(X_m)
-    missing = np.ones(frame.shape[0], dtype=bool)
-    for _, column in frame.items():
-        missing &= _missing_cells(column)
-        if not missing.any():
-            break
-    return missing
-
-
-def _cells_frame(X_m):
-    """A modality's input as a DataFrame with one column per input column.
-
-    A 1-D (or N-D) array is one column whose cells are its rows.
-    """
-    if isinstance(X_m, pd.Series):
-        return X_m.to_frame()
-    if isinstance(X_m, pd.DataFrame):
-        return X_m
-    array = np.asarray(X_m)
-    return pd.DataFrame(array if array.ndim == 2 else _object_column(array))
-
-
-def _object_column(values):
-    column = np.empty((len(values), 1), dtype=object)
-    for i, value in enumerate(values):
-        column[i, 0] = value
-    return column
-
-
-def _missing_cells(column):
-    missing = column.isna().to_numpy(dtype=bool, copy=True)
-    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
-        blank = np.fromiter(
-            (isinstance(v, str) and not v.strip() for v in column),
-            dtype=bool,
-            count=len(column),
-        )
-        missing |= blank
-    return missing
-
-
 def _assemble(results, n_samples, index, name_format):
     if index is None:
         index = pd.RangeIndex(n_samples)
@@ -1364,56 +1134,6 @@ def _assemble(results, n_samples, index, name_format):
 
 def _row_labels(X):
     return X.index if isinstance(X, pd.DataFrame) else None
-
-
-def _as_table_array(X):
-    """The input as an array; rows of unequal cells (images) stay object cells."""
-    try:
-        return np.asarray(X)
-    except ValueError:
-        return np.asarray(X, dtype=object)
-
-
-def dict_to_frame(X):
-    """A DataFrame from a dict of equal-length columns; image cells stay whole."""
-    lengths = {}
-    for key, values in X.items():
-        try:
-            lengths[key] = len(values)
-        except TypeError:
-            raise TypeError(
-                f"Column {key!r} of the input dict is a {type(values).__name__}, "
-                "not a sequence of values."
-            ) from None
-    if len(set(lengths.values())) > 1:
-        raise ValueError(
-            f"The columns of the input dict have different lengths: {lengths}."
-        )
-    indexed = [
-        (key, values) for key, values in X.items() if isinstance(values, pd.Series)
-    ]
-    for key, values in indexed[1:]:
-        # pandas would align Series on their index labels, turning one patient
-        # into several half-empty rows; the columns of a dict are positional.
-        if not values.index.equals(indexed[0][1].index):
-            raise ValueError(
-                f"The columns {indexed[0][0]!r} and {key!r} of the input dict are "
-                "Series with different indexes, so their rows would be matched "
-                "by index label, not by position. Pass a DataFrame, or reset "
-                "the indexes (series.reset_index(drop=True)) so rows match."
-            )
-    return pd.DataFrame({key: _as_column(values) for key, values in X.items()})
-
-
-def _as_column(values):
-    """A 1-D column; cells that are arrays (images) stay whole objects."""
-    if isinstance(values, pd.Series):
-        return values
-    if isinstance(values, np.ndarray) and values.ndim == 1:
-        return values
-    if any(np.ndim(value) > 0 for value in values):
-        return _object_column(values)[:, 0]
-    return values
 
 
 def make_multimodal_union(

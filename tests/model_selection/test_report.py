@@ -8,9 +8,10 @@ import sklearn
 
 import polymodal
 from polymodal.model_selection import FusionComparison
-from polymodal.model_selection._compare import _Candidate
-from polymodal.model_selection._report import report_text, write_atomic
+from polymodal.model_selection._comparison import _Candidate
+from polymodal.model_selection._report import report_text
 from polymodal.model_selection._statistics import corrected_interval, corrected_ttest
+from polymodal.utils._files import write_atomic
 
 N_TRAIN, N_TEST = 80, 20
 

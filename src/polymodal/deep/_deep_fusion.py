@@ -17,6 +17,7 @@ from ..utils._missing import (
     warn_predicted_rows_without_modality,
 )
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._subset import ModalitySubsetMixin
 from ..utils._torch import import_torch
 from ..utils.validation import check_target_present, validate_blocks
 from ._base import (
@@ -32,8 +33,10 @@ __all__ = ["DeepFusionClassifier", "DeepFusionRegressor"]
 _FUSIONS = ("concat", "attention", "gated", "lowrank_tensor")
 
 
-class _BaseDeepFusion(BaseNet):
+class _BaseDeepFusion(ModalitySubsetMixin, BaseNet):
     """Parameters, network and modality weights shared by the deep fusion estimators."""
+
+    _modality_keyed_params = ("encoders",)
 
     _parameter_constraints = {
         **BaseNet._parameter_constraints,

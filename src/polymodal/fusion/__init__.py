@@ -8,7 +8,8 @@ from ._aggregate import AverageFusion, ProductFusion, TensorFusion
 from ._early import ConcatFusion
 from ._factorization import FactorizationFusion
 from ._kernel import KernelFusion
-from ._late import LateFusionClassifier, LateFusionRegressor, StackingFusionClassifier
+from ._late import LateFusionClassifier, LateFusionRegressor
+from ._stacking import StackingFusionClassifier
 from ._subspace import SubspaceFusion
 
 __all__ = [

@@ -43,6 +43,8 @@ from ..utils._sklearn_compat import (
     _check_feature_names_in,
     _fit_context,
 )
+from ..utils._sparse import as_dense
+from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import validate_blocks
 from ._weights import check_weights
 
@@ -53,10 +55,6 @@ _CLASSIFICATION_TARGETS = ("binary", "multiclass")
 
 def _is_classification(y):
     return type_of_target(y) in _CLASSIFICATION_TARGETS
-
-
-def _dense(block):
-    return block.toarray() if sparse.issparse(block) else np.asarray(block)
 
 
 class _BlockProjection(TransformerMixin, BaseEstimator):
@@ -96,10 +94,10 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
         self.signs_ = np.ones(min(width, self.n_components))
         if width <= self.n_components:
             self.projector_ = None
-            projected = _dense(X)
+            projected = as_dense(X)
         elif self.projection == "pls" and self._pls_rank_ok(X):
             target = self._encode_target(y)
-            dense = _dense(X)
+            dense = as_dense(X)
             self.projector_ = PLSRegression(n_components=self.n_components)
             projected = self.projector_.fit(dense, target).transform(dense)
             covariance = (projected - projected.mean(axis=0)).T @ (
@@ -108,13 +106,13 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
             self.signs_ = np.where(covariance < 0, -1.0, 1.0)
         else:
             self.projector_ = self._unsupervised_projector(sparse.issparse(X))
-            projected = _dense(self.projector_.fit_transform(X))
+            projected = as_dense(self.projector_.fit_transform(X))
         self.scaler_ = StandardScaler().fit(projected * self.signs_)
         return self
 
     def _pls_rank_ok(self, X):
         """Whether PLS can find n_components; fewer directions give NaN weights."""
-        dense = _dense(X)
+        dense = as_dense(X)
         rank = np.linalg.matrix_rank(dense - dense.mean(axis=0))
         if rank >= self.n_components:
             return True
@@ -131,10 +129,10 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
         if self.projector_ is None:
             projected = X
         elif isinstance(self.projector_, PLSRegression):
-            projected = self.projector_.transform(_dense(X))
+            projected = self.projector_.transform(as_dense(X))
         else:
             projected = self.projector_.transform(X)
-        return self.scaler_.transform(_dense(projected) * self.signs_)
+        return self.scaler_.transform(as_dense(projected) * self.signs_)
 
     def _unsupervised_projector(self, is_sparse):
         if self.projection == "random":
@@ -269,7 +267,9 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
         return tags
 
 
-class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
+class AverageFusion(
+    ModalitySubsetMixin, ClassNamePrefixFeaturesOutMixin, _ProjectedFusion
+):
     """Average the projected modalities present in each row.
 
     Every modality :math:`m` is projected to ``n_components`` dimensions and
@@ -390,6 +390,8 @@ class AverageFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
             HasMethods(["split", "get_n_splits"]),
         ],
     }
+
+    _modality_keyed_params = ("weights",)
 
     def __init__(
         self,

@@ -19,13 +19,14 @@ from ..utils._sklearn_compat import (
     _fit_context,
 )
 from ..utils._sparse import zero_rows
+from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import SINGLE_MODALITY, validate_blocks
 from ._weights import check_weights
 
 __all__ = ["ConcatFusion"]
 
 
-class ConcatFusion(TransformerMixin, BaseEstimator):
+class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
     """Early fusion: concatenate the blocks, imputing absent modalities.
 
     For each row :math:`i` the output is
@@ -129,6 +130,8 @@ class ConcatFusion(TransformerMixin, BaseEstimator):
         "indicators": ["boolean"],
         "sparse_threshold": [Interval(Real, 0, 1, closed="both")],
     }
+
+    _modality_keyed_params = ("weights",)
 
     def __init__(
         self,

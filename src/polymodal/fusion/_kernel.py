@@ -18,6 +18,7 @@ from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import validate_blocks
 from ._weights import check_weights
 
@@ -26,7 +27,12 @@ __all__ = ["KernelFusion"]
 _KERNELS = {"rbf": rbf_kernel, "linear": linear_kernel, "cosine": cosine_similarity}
 
 
-class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class KernelFusion(
+    ModalitySubsetMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Multiple-kernel fusion: one kernel per modality, summed with weights.
 
     Each modality :math:`m` gets its own kernel :math:`K_m` (RBF, linear,
@@ -171,6 +177,8 @@ class KernelFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "weights": [dict, StrOptions({"align"}), None],
         "gamma": [Interval(Real, 0, None, closed="neither"), dict, None],
     }
+
+    _modality_keyed_params = ("weights", "kernels", "gamma")
 
     def __init__(self, kernels="rbf", *, weights=None, gamma=None):
         self.kernels = kernels

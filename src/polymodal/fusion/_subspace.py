@@ -4,7 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import linalg
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -18,6 +18,7 @@ from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sparse import as_dense
 from ..utils.validation import validate_blocks
 
 __all__ = ["SubspaceFusion"]
@@ -214,7 +215,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         standardized = {}
         self.means_, self.scales_ = {}, {}
         for name in names:
-            rows = _dense(blocks[name][fit_rows & blocks.masks[name]])
+            rows = as_dense(blocks[name][fit_rows & blocks.masks[name]])
             self.means_[name] = rows.mean(axis=0)
             self.scales_[name] = (
                 _column_scales(rows) if self.scale else np.ones(rows.shape[1])
@@ -270,7 +271,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         for name, projection in self.projections_.items():
             rows = blocks.masks[name]
             standardized = (
-                _dense(blocks[name][rows]) - self.means_[name]
+                as_dense(blocks[name][rows]) - self.means_[name]
             ) / self.scales_[name]
             total[rows] += standardized @ projection
             counts[rows] += 1
@@ -435,7 +436,3 @@ class _Ridge:
     def coefficients(self, targets):
         gain = self.singular / (self.singular**2 + self.alpha)
         return self.right.T @ (gain[:, None] * (self.left.T @ targets))
-
-
-def _dense(block):
-    return block.toarray() if sparse.issparse(block) else block

@@ -8,22 +8,15 @@ from sklearn.base import clone, is_classifier
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
-    GroupKFold,
-    KFold,
-    StratifiedGroupKFold,
-    StratifiedKFold,
     check_cv,
 )
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_consistent_length
 
-from ..fusion._late import _ModalityEnsemble
-from ..union import REMAINDER, MultimodalUnion, dict_to_frame
-from ..utils._optional import import_optional
+from ..union import REMAINDER, MultimodalUnion
 from ..utils._sklearn_compat import _safe_indexing
-
-# Parameters of fusion steps that are dicts keyed by modality name.
-_MODALITY_DICT_PARAMS = ("weights", "encoders")
+from ..utils._splits import shuffled_splitter
+from ..utils._table import dict_to_frame
 
 
 def check_multimodal_pipeline(estimator, caller):
@@ -79,11 +72,9 @@ def make_splits(estimator, X, y, cv, groups, random_state):
     classifier = is_classifier(estimator)
     if isinstance(cv, Integral):
         seed = random_state.randint(np.iinfo(np.int32).max)
-        if groups is not None:
-            splitter = StratifiedGroupKFold if classifier else GroupKFold
-        else:
-            splitter = StratifiedKFold if classifier else KFold
-        cv = splitter(cv, shuffle=True, random_state=seed)
+        cv = shuffled_splitter(
+            cv, classifier=classifier, groups=groups, random_state=seed
+        )
     cv = check_cv(cv, y, classifier=classifier)
     return list(cv.split(X, y, groups))
 
@@ -107,9 +98,10 @@ def subset_pipeline(estimator, union_name, modalities, keep):
     """An unfitted clone of ``estimator`` that uses only the modalities ``keep``.
 
     The other modalities are set to "drop" in the union, and the entries that
-    name them are removed from the fusion steps' per-modality parameters
-    (``weights`` and ``encoders`` dicts, the ``estimators`` of late fusion and
-    stacking), which would otherwise name modalities the blocks do not hold.
+    name them are removed from the later steps' per-modality parameters, which
+    would otherwise name modalities the blocks do not hold: each step declares
+    them through ``modality_subset_params`` (see
+    :class:`~polymodal.utils._subset.ModalitySubsetMixin`).
     """
     pipe = clone(estimator)
     dropped = set(modalities) - set(keep)
@@ -119,20 +111,11 @@ def subset_pipeline(estimator, union_name, modalities, keep):
         f"{union_name}__{'remainder' if name == REMAINDER else name}": "drop"
         for name in dropped
     }
+    kept = [name for name in modalities if name in set(keep)]
     for step_name, step in pipe.steps[1:]:
-        if step is None or isinstance(step, str):
-            continue
-        own = step.get_params(deep=False)
-        for key in _MODALITY_DICT_PARAMS:
-            value = own.get(key)
-            if isinstance(value, dict) and dropped & set(value):
-                params[f"{step_name}__{key}"] = {
-                    name: entry for name, entry in value.items() if name not in dropped
-                }
-        if isinstance(step, _ModalityEnsemble) and own.get("estimators"):
-            params[f"{step_name}__estimators"] = [
-                (name, est) for name, est in own["estimators"] if name not in dropped
-            ]
+        if hasattr(step, "modality_subset_params"):
+            for key, value in step.modality_subset_params(kept).items():
+                params[f"{step_name}__{key}"] = value
     return pipe.set_params(**params)
 
 
@@ -170,27 +153,13 @@ def modality_columns(estimator, union_name, X, caller):
         (``"remainder"`` last), for the modalities that are not set to "drop"
         and select at least one column: those the union turns into blocks.
     """
-    union = estimator.named_steps[union_name]
-    # The union's own resolution, so that every column spec it accepts (names,
-    # positions, slices, masks, selectors) means the same columns here.
-    resolved = union._resolve_columns(X)
-    transformers = {name: trans for name, trans, _ in union.transformers}
-    transformers[REMAINDER] = union.remainder
-    columns = {
-        name: indices
-        for name, (indices, _) in resolved.items()
-        if indices.size and not _is_drop(transformers[name])
-    }
+    columns = estimator.named_steps[union_name].modality_columns(X)
     if not columns:
         raise ValueError(
             f"{caller}: the union produces no modality (each one is set to "
             "'drop' or selects no column); there is nothing to inspect."
         )
     return columns
-
-
-def _is_drop(transformer):
-    return isinstance(transformer, str) and transformer == "drop"
 
 
 def permute_rows(X, columns, order):
@@ -243,10 +212,3 @@ def _as_2d_array(X):
             f"dict of columns or a 2-D numpy array; got {type(X).__name__}."
         )
     return X
-
-
-def import_pyplot(needed_for):
-    """matplotlib.pyplot, imported only when a plot is drawn."""
-    return import_optional(
-        "matplotlib.pyplot", extra="plot", needed_for=needed_for, package="matplotlib"
-    )

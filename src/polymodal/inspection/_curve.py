@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
+from ..utils._optional import import_plotting
 from ..utils._sklearn_compat import _safe_indexing, validate_params
 from ._common import (
     chance_estimator,
@@ -16,7 +17,6 @@ from ._common import (
     check_positive_int,
     check_single_scoring,
     fit_and_score,
-    import_pyplot,
     make_splits,
     modality_columns,
     remove_cells,
@@ -256,7 +256,7 @@ class MissingModalityCurve:
         -------
         matplotlib Axes
         """
-        plt = import_pyplot("MissingModalityCurve.plot")
+        plt = import_plotting("matplotlib.pyplot", "MissingModalityCurve.plot")
         if ax is None:
             _, ax = plt.subplots()
         ax.errorbar(

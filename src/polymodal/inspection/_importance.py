@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
+from ..utils._optional import import_plotting
 from ..utils._sklearn_compat import _safe_indexing, validate_params
 from ._common import (
     chance_estimator,
@@ -18,7 +19,6 @@ from ._common import (
     check_positive_int,
     check_single_scoring,
     fit_and_score,
-    import_pyplot,
     make_splits,
     modality_columns,
     permute_rows,
@@ -405,7 +405,7 @@ class ModalityImportance:
         -------
         matplotlib Axes
         """
-        plt = import_pyplot("ModalityImportance.plot")
+        plt = import_plotting("matplotlib.pyplot", "ModalityImportance.plot")
         if ax is None:
             _, ax = plt.subplots()
         # Largest at the top: barh draws the first row at the bottom.

@@ -5,17 +5,13 @@ import math
 
 import numpy as np
 
-from ..utils._files import write_atomic
-from ..utils._optional import import_optional
 from ..utils._versions import installed_versions
 
 __all__ = [
     "draw_scores",
     "dump_json",
-    "import_matplotlib",
     "markdown_table",
     "report_text",
-    "write_atomic",
 ]
 
 SIGNIFICANCE = 0.05
@@ -27,11 +23,6 @@ METHOD = (
     "fold-paired differences of the ranking metric, not adjusted for "
     "multiple comparisons."
 )
-
-
-def import_matplotlib(what):
-    """Import matplotlib, or say which method needs it and how to install it."""
-    import_optional("matplotlib", extra="plot", needed_for=what)
 
 
 def _number(value):
@@ -202,7 +193,7 @@ def results(comparison):
     frame = comparison.to_frame()
     scores = comparison.scores_
     folds = scores.drop_duplicates("fold").sort_values("fold")
-    tables = {metric: comparison._fold_scores(metric) for metric in comparison.metrics_}
+    tables = {metric: comparison.fold_scores(metric) for metric in comparison.metrics_}
     fold_scores = {
         candidate.name: {
             metric: table.loc[candidate.name].tolist()

@@ -42,3 +42,22 @@ def import_optional(module, *, extra, needed_for, package=None):
         raise ImportError(
             f'{needed_for} needs {name}; install it with: pip install "polymodal[{extra}]"'
         ) from exc
+
+
+def import_plotting(module, needed_for):
+    """A matplotlib module, imported only when a plot is drawn or saved.
+
+    Parameters
+    ----------
+    module : str
+        ``"matplotlib"``, ``"matplotlib.pyplot"``, ...
+    needed_for : str
+        The method that draws, for the message ("ModalityImportance.plot").
+
+    Returns
+    -------
+    module
+    """
+    return import_optional(
+        module, extra="plot", needed_for=needed_for, package="matplotlib"
+    )

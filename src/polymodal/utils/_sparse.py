@@ -1,8 +1,14 @@
-"""Row operations on CSR matrices that keep them sparse."""
+"""Operations on blocks that may be sparse: densify, or keep CSR rows sparse."""
 
 import numpy as np
+from scipy import sparse
 
-__all__ = ["row_of_entries", "zero_rows"]
+__all__ = ["as_dense", "row_of_entries", "zero_rows"]
+
+
+def as_dense(block):
+    """``block`` as a dense array (sparse matrices densified)."""
+    return block.toarray() if sparse.issparse(block) else np.asarray(block)
 
 
 def row_of_entries(matrix):

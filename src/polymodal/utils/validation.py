@@ -100,6 +100,16 @@ def warn_rows_without_modality(
         )
 
 
+def absent_everywhere_message(name):
+    """The error for a modality absent in every training row."""
+    return (
+        f"Modality {name!r} is absent in every training row (no input cell is "
+        "filled, or the transformer could not read any). Drop it from the "
+        "union, or stratify the folds on its presence so that every training "
+        "fold holds some of its rows."
+    )
+
+
 def validate_blocks(
     estimator,
     X,
@@ -182,11 +192,7 @@ def validate_blocks(
         estimator._modality_feature_names_in = dict(X.feature_names)
         for name in X.names:
             if X.shape[0] and not X.masks[name].any():
-                raise ValueError(
-                    f"Modality {name!r} is absent in every training row. Drop it "
-                    "from the union, or stratify the folds on its presence so "
-                    "that every training fold holds some of its rows."
-                )
+                raise ValueError(absent_everywhere_message(name))
         return X
     return _check_against_fit(estimator, X, shapes)
 

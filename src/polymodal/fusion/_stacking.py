@@ -1,0 +1,359 @@
+"""Stacking over modalities: a meta-learner combines per-modality predictions."""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.metadata_routing import (
+    MethodMapping,
+)
+from sklearn.utils.validation import (
+    check_is_fitted,
+)
+
+from ..utils._missing import (
+    rows_without_modality,
+)
+from ..utils._sklearn_compat import (
+    HasMethods,
+    StrOptions,
+    _fit_context,
+)
+from ..utils.validation import validate_blocks
+from ._ensemble import (
+    _by_modality,
+    _check_target,
+    _ModalityEnsemble,
+    _ProbabilisticFusionClassifier,
+)
+
+__all__ = ["StackingFusionClassifier"]
+
+
+class StackingFusionClassifier(_ProbabilisticFusionClassifier):
+    """Stacking over modalities: a meta-learner combines per-modality predictions.
+
+    Each modality's classifier is cross-validated on its present training
+    rows; its out-of-fold outputs (``stack_method``), plus one presence
+    indicator per modality, are the features of a meta-learner
+    (``final_estimator``) trained on all rows. The base classifiers are then
+    refitted on all their present rows for prediction. For row :math:`i`,
+
+    .. math::
+
+        z_i = [\\, g_1(i), \\dots, g_M(i),\\; p_{i1}, \\dots, p_{iM} \\,],
+        \\qquad P_i = h(z_i),
+
+    where :math:`g_m(i)` is modality :math:`m`'s output (out-of-fold during
+    ``fit``), :math:`p_{im}` its presence and :math:`h` the meta-learner. With
+    ``stack_method="predict_proba"``, :math:`g_m(i)` is the probability of
+    ``classes_[1]`` for two classes, otherwise one probability per class of
+    ``classes_``; with ``"decision_function"``, the raw decision values
+    (useful for SVMs, whose calibration the meta-learner then learns).
+
+    **No leakage.** The meta-learner never sees a base classifier's output on
+    a row that classifier was trained on: during ``fit`` every :math:`g_m(i)`
+    comes from a fold that held row :math:`i` out, so a base classifier that
+    memorises its training rows gains no weight.
+
+    **Absent modalities.** Where modality :math:`m` is absent, :math:`g_m(i)`
+    is filled with the training class prior (for probabilities) or with the
+    mean out-of-fold decision value of its present rows (for decision values),
+    and :math:`p_{im} = 0` lets the meta-learner tell "absent" from "typical".
+    A row with no modality present is predicted the training class prior
+    (not the meta-learner's output on all-prior features), with a
+    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
+    the input's index labels.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Cloned for every modality without an entry in ``estimators``. None
+        means :class:`~sklearn.linear_model.LogisticRegression`.
+    estimators : list of (str, classifier) tuples, default=None
+        Per-modality classifiers; their parameters are
+        ``estimators__<modality>__<param>``.
+    final_estimator : classifier, default=None
+        The meta-learner; it needs ``predict_proba``. None means
+        :class:`~sklearn.linear_model.LogisticRegression`.
+    cv : int, cross-validation splitter or iterable, default=5
+        The cross-validation that produces the out-of-fold outputs, run on
+        each modality's present rows: a number of stratified folds (None: 5),
+        a splitter such as :class:`~sklearn.model_selection.GroupKFold` (it
+        receives ``groups``), or (train, test) index arrays over all rows, of
+        which each modality keeps its present rows. A shuffling splitter
+        should carry its own ``random_state``; the default folds are not
+        shuffled, so the estimator is deterministic.
+    stack_method : {"predict_proba", "decision_function", "auto"}, \
+            default="predict_proba"
+        The base classifiers' output the meta-learner sees; "auto" takes
+        ``predict_proba`` where a classifier has it, ``decision_function``
+        otherwise.
+    n_jobs : int, default=None
+        Number of fits (modalities and folds) run in parallel.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    class_prior_ : ndarray of shape (n_classes,)
+        Training class frequencies (weighted by ``sample_weight``).
+    estimators_ : list of (str, estimator) tuples
+        Each modality's classifier refitted on all its present rows, trained on
+        the indices of its labels in ``modality_classes_[name]``.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The same, by modality name.
+    modality_classes_ : dict of str to ndarray
+        The classes present in each modality's training rows.
+    stack_method_ : dict of str to str
+        The method used for each modality.
+    fill_values_ : dict of str to ndarray
+        The meta-features written where a modality is absent.
+    final_estimator_ : estimator
+        The fitted meta-learner; it predicts indices into ``classes_``.
+    meta_feature_names_ : ndarray of str
+        Names of the meta-learner's input columns: ``<modality>__proba_<class>``
+        or ``<modality>__decision[_<class>]``, then ``presence__<modality>``.
+    n_features_in_ : int
+        Total number of input features over the modalities.
+    modality_names_in_ : ndarray of str
+        Modality names seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when fitted on a DataFrame (one modality, ``"x"``).
+
+    See Also
+    --------
+    LateFusionClassifier : Combines the modalities by a fixed rule.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from polymodal import ModalityBlocks
+    >>> from polymodal.fusion import StackingFusionClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> y = np.repeat([0, 1], 30)
+    >>> note = y[:, None] + rng.normal(size=(60, 3))
+    >>> note[::5] = np.nan
+    >>> blocks = ModalityBlocks(
+    ...     {"clinical": y[:, None] + rng.normal(size=(60, 2)), "note": note},
+    ...     masks={"note": ~np.isnan(note[:, 0])},
+    ... )
+    >>> clf = StackingFusionClassifier(cv=3).fit(blocks, y)
+    >>> clf.meta_feature_names_
+    array(['clinical__proba_1', 'note__proba_1', 'presence__clinical',
+           'presence__note'], dtype=object)
+    >>> clf.predict_proba(blocks).shape
+    (60, 2)
+    """
+
+    _parameter_constraints = {
+        **_ModalityEnsemble._parameter_constraints,
+        "final_estimator": [HasMethods(["fit"]), None],
+        "stack_method": [StrOptions({"predict_proba", "decision_function", "auto"})],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        estimators=None,
+        final_estimator=None,
+        cv=5,
+        stack_method="predict_proba",
+        n_jobs=None,
+    ):
+        self.estimator = estimator
+        self.estimators = estimators
+        self.final_estimator = final_estimator
+        self.cv = cv
+        self.stack_method = stack_method
+        self.n_jobs = n_jobs
+
+    def _final_template(self):
+        return (
+            LogisticRegression()
+            if self.final_estimator is None
+            else self.final_estimator
+        )
+
+    def _resolve_stack_method(self, name, estimator):
+        method = self.stack_method
+        if method == "auto":
+            method = (
+                "predict_proba"
+                if hasattr(estimator, "predict_proba")
+                else "decision_function"
+            )
+        if method == "predict_proba":
+            self._check_has_proba(
+                f"Modality {name!r}",
+                estimator,
+                "; or stack its decision values with stack_method='decision_function'",
+            )
+        elif not hasattr(estimator, "decision_function"):
+            raise ValueError(
+                f"Modality {name!r}: {type(estimator).__name__} has no "
+                "decision_function; use stack_method='predict_proba'."
+            )
+        return method
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_weight=None, groups=None, **fit_params):
+        """Fit the base classifiers, their out-of-fold outputs and the meta-learner.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            The blocks; a plain array is one modality named ``"x"``.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights for the base classifiers (sliced to each modality's
+            present rows) and for the meta-learner. With metadata routing
+            enabled, an estimator receives them only if it requested them.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels (for example patient ids) for the cross-validation
+            that produces the out-of-fold outputs.
+        **fit_params : dict
+            Other metadata, for the estimators or the splitter that request it
+            (needs ``sklearn.set_config(enable_metadata_routing=True)``).
+
+        Returns
+        -------
+        self : StackingFusionClassifier
+        """
+        blocks = validate_blocks(self, X, reset=True)
+        y = _check_target(self, y, len(blocks))
+        estimators = self._modality_estimators(blocks.names)
+        self.stack_method_ = {
+            name: self._resolve_stack_method(name, est)
+            for name, est in estimators.items()
+        }
+        final_estimator = clone(self._final_template())
+        self._check_has_proba("final_estimator", final_estimator)
+        routed = self._route_fit_params(
+            blocks, fit_params, sample_weight=sample_weight, groups=groups
+        )
+        self._check_sample_weight_support(
+            {**_by_modality(estimators), "final_estimator": final_estimator}, routed
+        )
+        y_encoded, targets = self._encode_target(blocks, y, routed)
+        out_of_fold = self._fit_modalities(
+            blocks, targets, routed, estimators, methods=self.stack_method_
+        )
+        outputs, self.fill_values_ = {}, {}
+        for name in blocks.names:
+            rows = np.flatnonzero(blocks.masks[name])
+            width = self._stack_width(name)
+            values = np.zeros((rows.size, width))
+            for test, output, classes in out_of_fold[name]:
+                values[test] = self._stack_features(name, output, classes)
+            outputs[name] = (rows, values)
+            if self.stack_method_[name] != "predict_proba":
+                self.fill_values_[name] = values.mean(axis=0)
+            elif len(self.classes_) == 2:
+                self.fill_values_[name] = self.class_prior_[1:]
+            else:
+                self.fill_values_[name] = self.class_prior_
+        self.meta_feature_names_ = self._meta_feature_names(blocks.names)
+        self.final_estimator_ = final_estimator.fit(
+            self._meta_features(blocks, outputs), y_encoded, **routed.final
+        )
+        return self
+
+    def _stack_width(self, name):
+        if self.stack_method_[name] == "predict_proba":
+            return 1 if len(self.classes_) == 2 else len(self.classes_)
+        n_local = len(self.modality_classes_[name])
+        return 1 if n_local == 2 else n_local
+
+    def _stack_features(self, name, output, estimator_classes):
+        """One modality's meta-features from its estimator's output."""
+        n_local = len(self.modality_classes_[name])
+        if self.stack_method_[name] == "predict_proba":
+            proba = self._global_proba(name, output, estimator_classes)
+            return proba[:, 1:] if len(self.classes_) == 2 else proba
+        if len(estimator_classes) != n_local:
+            raise ValueError(
+                f"Modality {name!r}: a training fold of the cross-validation lacks "
+                f"some of its {n_local} classes, so its decision values have "
+                "another shape; use fewer folds or stack_method='predict_proba'."
+            )
+        return np.reshape(output, (np.shape(output)[0], -1))
+
+    def _meta_feature_names(self, names):
+        columns = []
+        for name in names:
+            if self.stack_method_[name] == "predict_proba":
+                classes = (
+                    self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+                )
+                columns += [f"{name}__proba_{label}" for label in classes]
+            elif self._stack_width(name) == 1:
+                columns.append(f"{name}__decision")
+            else:
+                columns += [
+                    f"{name}__decision_{label}"
+                    for label in self.modality_classes_[name]
+                ]
+        columns += [f"presence__{name}" for name in names]
+        return np.asarray(columns, dtype=object)
+
+    def _meta_features(self, blocks, outputs):
+        parts = []
+        for name in blocks.names:
+            part = np.tile(self.fill_values_[name], (len(blocks), 1))
+            if name in outputs:
+                rows, values = outputs[name]
+                part[rows] = values
+            parts.append(part)
+        parts.append(
+            np.column_stack([blocks.masks[name] for name in blocks.names]).astype(
+                np.float64
+            )
+        )
+        return np.hstack(parts)
+
+    def predict_proba(self, X):
+        """Class probabilities from the meta-learner.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            Blocks with the modalities seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows with no modality present
+            hold ``class_prior_``.
+        """
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False)
+        outputs = {}
+        for name in blocks.names:
+            rows, output, estimator = self._modality_output(
+                blocks, name, self.stack_method_[name]
+            )
+            if output is not None:
+                features = self._stack_features(name, output, estimator.classes_)
+                outputs[name] = (rows, features)
+        meta = self._meta_features(blocks, outputs)
+        proba = np.zeros((len(blocks), len(self.classes_)))
+        proba[:, np.asarray(self.final_estimator_.classes_, dtype=np.intp)] = (
+            self.final_estimator_.predict_proba(meta)
+        )
+        return self._fallback(proba, blocks, rows_without_modality(blocks))
+
+    def get_metadata_routing(self):
+        """Route ``fit`` metadata to the estimators, the CV and the meta-learner.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = super().get_metadata_routing()
+        router.add(
+            final_estimator=self._final_template(),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+        return router
