@@ -593,3 +593,28 @@ def test_files_that_name_io_records_by_their_former_module_load(tmp_path, monkey
             io.load(path)
     loaded = io.load(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_command_line_models_saved_before_the_recipes_module_was_renamed_load(
+    tmp_path,
+):
+    from sklearn.preprocessing import FunctionTransformer
+
+    from polymodal._recipes import EncodedLabelsClassifier, to_dense
+
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.where(X[:, 0] > 0, "malignant", "benign")
+    model = make_pipeline(
+        FunctionTransformer(to_dense), EncodedLabelsClassifier(LogisticRegression())
+    ).fit(X, y)
+    path = io.save(model, tmp_path / "model.polymodal")
+    renames = {
+        "polymodal._recipes.EncodedLabelsClassifier": (
+            "polymodal._config.EncodedLabelsClassifier"
+        ),
+        "polymodal._recipes.to_dense": "polymodal._config.to_dense",
+    }
+    _rename_in_schema(path, renames)
+    assert set(renames.values()) <= _schema_names(path)
+    loaded = io.load(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

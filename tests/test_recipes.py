@@ -7,7 +7,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import StandardScaler
 
 from polymodal import MultimodalUnion
-from polymodal._config import ConfigError, read_config
+from polymodal._recipes import ConfigError, read_config
 from polymodal.image import ImageFeatures, ImageLoader
 from polymodal.molecule import MorganFingerprint
 from polymodal.sequence import KmerVectorizer

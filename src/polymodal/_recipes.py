@@ -101,7 +101,7 @@ def none_as_nan(X):
     Examples
     --------
     >>> import pandas as pd
-    >>> from polymodal._config import none_as_nan
+    >>> from polymodal._recipes import none_as_nan
     >>> none_as_nan(pd.DataFrame({"sex": pd.Series(["F", None], dtype=object)}))
        sex
     0    F
@@ -120,7 +120,7 @@ def to_dense(X):
     Examples
     --------
     >>> from scipy import sparse
-    >>> from polymodal._config import to_dense
+    >>> from polymodal._recipes import to_dense
     >>> to_dense(sparse.eye(2, format="csr"))
     array([[1., 0.],
            [0., 1.]])
@@ -162,7 +162,7 @@ class EncodedLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from polymodal._config import EncodedLabelsClassifier
+    >>> from polymodal._recipes import EncodedLabelsClassifier
     >>> X = [[0.0], [1.0], [2.0], [3.0]]
     >>> model = EncodedLabelsClassifier(LogisticRegression())
     >>> model.fit(X, ["benign", "benign", "malignant", "malignant"]).predict([[3.0]])

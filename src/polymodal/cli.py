@@ -24,8 +24,8 @@ from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import type_of_target
 
-from . import _config, fusion, io
-from ._config import ConfigError, EncodedLabelsClassifier, read_config, to_dense
+from . import _recipes, fusion, io
+from ._recipes import ConfigError, EncodedLabelsClassifier, read_config, to_dense
 from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
@@ -658,7 +658,7 @@ def _parser():
         "DIR/model.polymodal. Without DATA it runs on the built-in synthetic cohort,"
         "\nwritten to DIR/cohort as a table plus image files. Errors exit with "
         "status 2.",
-        epilog=f"The --config file:\n\n{_config.__doc__}",
+        epilog=f"The --config file:\n\n{_recipes.__doc__}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument(

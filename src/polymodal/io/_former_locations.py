@@ -55,6 +55,13 @@ FORMER_LOCATIONS = {
     "polymodal.io._XGBoostRecord": "polymodal.io._members.XGBoostRecord",
     "polymodal.io._NeighborsTreeRecord": "polymodal.io._members.NeighborsTreeRecord",
     "polymodal.io._Rebuilt": "polymodal.io._members.Rebuilt",
+    # _config.py, the command line's recipes, was named like scikit-learn's
+    # global-configuration module.
+    "polymodal._config.EncodedLabelsClassifier": (
+        "polymodal._recipes.EncodedLabelsClassifier"
+    ),
+    "polymodal._config.none_as_nan": "polymodal._recipes.none_as_nan",
+    "polymodal._config.to_dense": "polymodal._recipes.to_dense",
     # fusion/_late.py was split by estimator family.
     "polymodal.fusion._late.StackingFusionClassifier": (
         "polymodal.fusion.StackingFusionClassifier"

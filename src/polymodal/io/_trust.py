@@ -27,11 +27,11 @@ _POLYMODAL_HELPERS = (
     # ClinicalTextVectorizer's analyzer, a function of polymodal.
     "polymodal.text._negation.analyze",
     # The tabular recipe's step that makes None a missing value for the imputer.
-    "polymodal._config.none_as_nan",
+    "polymodal._recipes.none_as_nan",
     # The command line's wrapper that codes labels 0 to n - 1 for xgboost,
     # and its step that gives HistGradientBoosting dense features.
-    "polymodal._config.EncodedLabelsClassifier",
-    "polymodal._config.to_dense",
+    "polymodal._recipes.EncodedLabelsClassifier",
+    "polymodal._recipes.to_dense",
     # The network modules that the deep estimators' skorch nets rebuild.
     "polymodal.deep._mlp_module.MLPModule",
     "polymodal.deep._network.FusionNetwork",
