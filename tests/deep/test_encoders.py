@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from polymodal.deep._encoders import ImageEncoder, SequenceEncoder  # noqa: E402
+from polymodal.utils._encoders import ImageEncoder, SequenceEncoder  # noqa: E402
 from polymodal.utils._torch import torch_seeded  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def test_invalid_sizes(build):
 
 def test_import_without_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.delitem(sys.modules, "polymodal.deep._encoders")
+    monkeypatch.delitem(sys.modules, "polymodal.utils._encoders")
 
     with pytest.raises(ImportError, match=r'pip install "polymodal\[deep\]"'):
-        importlib.import_module("polymodal.deep._encoders")
+        importlib.import_module("polymodal.utils._encoders")

@@ -86,7 +86,7 @@ def test_result_does_not_depend_on_the_batch(images):
 
 
 def test_weights_round_trip_through_a_state_dict_file(tmp_path, images):
-    from polymodal.deep._encoders import ImageEncoder
+    from polymodal.utils._encoders import ImageEncoder
 
     encoder = ImageEncoder(1)
     torch.nn.init.normal_(encoder.head.weight)
@@ -104,7 +104,7 @@ def test_weights_round_trip_through_a_state_dict_file(tmp_path, images):
 
 
 def test_weights_for_another_module_name_path_and_keys(tmp_path, images):
-    from polymodal.deep._encoders import ImageEncoder
+    from polymodal.utils._encoders import ImageEncoder
 
     rgb = tmp_path / "rgb.pt"
     torch.save(ImageEncoder(3).state_dict(), rgb)
@@ -304,7 +304,7 @@ def test_in_a_union_with_absent_rows(tmp_path):
 
 def test_without_torch_fit_names_the_extra(monkeypatch, images):
     monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.delitem(sys.modules, "polymodal.deep._encoders", raising=False)
+    monkeypatch.delitem(sys.modules, "polymodal.utils._encoders", raising=False)
 
     with pytest.raises(ImportError, match=r"CNNEmbedder needs torch.*\[deep\]"):
         CNNEmbedder().fit(images)

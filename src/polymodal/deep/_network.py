@@ -2,8 +2,8 @@
 
 import math
 
+from ..utils._encoders import ImageEncoder, SequenceEncoder
 from ..utils._torch import import_torch
-from ._encoders import ImageEncoder, SequenceEncoder
 from ._fusion_layers import FUSION_LAYERS
 from ._mlp_module import MLPModule
 

@@ -278,7 +278,7 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
     def _new_module(self):
         """A fresh copy of the network for ``n_features_in_`` channels."""
         if isinstance(self.module, str):
-            from ..deep._encoders import ImageEncoder
+            from ..utils._encoders import ImageEncoder
 
             return ImageEncoder(self.n_features_in_)
         return copy.deepcopy(self.module)

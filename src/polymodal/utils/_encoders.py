@@ -57,7 +57,7 @@ class ImageEncoder(torch.nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from polymodal.deep._encoders import ImageEncoder
+    >>> from polymodal.utils._encoders import ImageEncoder
     >>> encoder = ImageEncoder(in_channels=1, embedding_dim=8, channels=(4, 8))
     >>> encoder(torch.zeros(2, 1, 16, 20)).shape
     torch.Size([2, 8])
@@ -154,7 +154,7 @@ class SequenceEncoder(torch.nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from polymodal.deep._encoders import SequenceEncoder
+    >>> from polymodal.utils._encoders import SequenceEncoder
     >>> encoder = SequenceEncoder(alphabet_size=4, embedding_dim=8)
     >>> encoder(torch.zeros(3, 4, 50)).shape
     torch.Size([3, 8])
