@@ -32,6 +32,7 @@ from .exceptions import MissingModalityWarning, PolymodalWarning
 from .model_selection import compare_fusions
 from .union import MultimodalUnion
 from .utils._files import write_atomic
+from .utils._messages import one_line
 from .utils._table import missing_rows
 from .utils.validation import describe_rows
 
@@ -51,10 +52,6 @@ _DEFAULT_METRICS = ("roc_auc", "average_precision", "balanced_accuracy")
 
 class _UserError(Exception):
     """A mistake in the arguments or the data; reported in one line, status 2."""
-
-
-def _one_line(error):
-    return " ".join(str(error).split())
 
 
 def _logistic():
@@ -182,7 +179,7 @@ def _read_table(path):
             return pd.read_csv(path)
         return pd.read_parquet(path)
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(f"cannot read {path}: {_one_line(error)}") from None
+        raise _UserError(f"cannot read {path}: {one_line(error)}") from None
 
 
 def _write_builtin_cohort(out, args):
@@ -312,7 +309,7 @@ def _candidates(args):
         try:
             heads[name] = _HEADS[name](args.random_state)
         except ImportError as error:
-            raise _UserError(f"--heads {name}: {_one_line(error)}") from None
+            raise _UserError(f"--heads {name}: {one_line(error)}") from None
     if "kernel" in fusions:
         # A kernel matrix only feeds a head that takes a precomputed kernel;
         # compare_fusions pairs it with this head and no other.
@@ -373,7 +370,7 @@ def _compare(args):
             random_state=args.random_state,
         )
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(_one_line(error)) from None
+        raise _UserError(one_line(error)) from None
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
     _announce_metrics(result.metrics_, y, target)
     print(result.to_markdown())
@@ -416,13 +413,13 @@ def _load_model(path, trust):
         model = io.load(path, trusted=True if trust else None)
     except io.UntrustedModelError as error:
         raise _UserError(
-            f"refusing to load the model file: {_one_line(error.reason)}. Pass "
+            f"refusing to load the model file: {one_line(error.reason)}. Pass "
             "--trust to load it anyway, only if you trust where it comes from."
         ) from None
     # A truncated or foreign file can fail inside unpickling in many ways.
     except Exception as error:
         raise _UserError(
-            f"cannot load the model file {path}: {_one_line(error)}"
+            f"cannot load the model file {path}: {one_line(error)}"
         ) from None
     if not (
         isinstance(model, Pipeline)
@@ -517,7 +514,7 @@ def _predict_rows(model, blocks, index):
                 for label, column in zip(model.classes_, probabilities.T, strict=True):
                     predictions[f"probability_{label}"] = np.round(column, 6)
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(_one_line(error)) from None
+        raise _UserError(one_line(error)) from None
     return predictions
 
 
@@ -546,7 +543,7 @@ def _predict(args):
             else " To predict such rows from their other modalities instead, and "
             "flag them in the errors column, pass --on-error missing."
         )
-        raise _UserError(_one_line(error) + hint) from None
+        raise _UserError(one_line(error) + hint) from None
     predictions = _predict_rows(model, blocks, table.index)
     present = np.column_stack([blocks.masks[name] for name in blocks.names])
     errors = [[] for _ in range(len(table))]

@@ -21,6 +21,7 @@ import joblib
 
 from ..exceptions import PolymodalWarning, VersionMismatchWarning
 from ..utils._files import write_atomic
+from ..utils._messages import one_line
 from ..utils._versions import differing_versions, installed_versions
 from . import _load_checks
 from ._archive import rename_types, reproducible_skops, skops_io, write_members
@@ -119,7 +120,7 @@ def save(estimator, path, *, compress=3):
         # skops raises several types for objects it cannot store.
         except Exception as error:
             warnings.warn(
-                f"skops cannot store this estimator ({_one_line(error)}); {path} "
+                f"skops cannot store this estimator ({one_line(error)}); {path} "
                 "holds it as a pickle, which polymodal.io.load opens only with "
                 "trusted=True.",
                 PolymodalWarning,
@@ -142,10 +143,6 @@ def save(estimator, path, *, compress=3):
             mode=_MODEL_FILE_MODE,
         )
     return path
-
-
-def _one_line(error):
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _warn_if_versions_differ(path, saved_versions, stacklevel):
