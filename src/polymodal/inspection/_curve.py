@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.model_selection import cross_validate
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
@@ -16,7 +17,6 @@ from ._common import (
     check_multimodal_pipeline,
     check_positive_int,
     check_single_scoring,
-    fit_and_score,
     make_splits,
     modality_columns,
     remove_cells,
@@ -167,10 +167,9 @@ def missing_modality_curve(
         )
         for (train, test), seed in zip(splits, seeds, strict=True)
     )
-    chance = Parallel(n_jobs=n_jobs)(
-        delayed(fit_and_score)(chance_estimator(estimator), X, y, train, test, scorer)
-        for train, test in splits
-    )
+    chance = cross_validate(
+        chance_estimator(estimator), X, y, cv=splits, scoring=scorer, n_jobs=n_jobs
+    )["test_score"]
     return MissingModalityCurve(
         modality, rates, np.concatenate(folds, axis=1), float(np.mean(chance)), scoring
     )
