@@ -46,7 +46,7 @@ from ..utils._sklearn_compat import (
 from ..utils._sparse import as_dense
 from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import validate_blocks
-from ._weights import check_weights
+from ._weights import fixed_weights, skill_weights
 
 __all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
 
@@ -433,13 +433,7 @@ class AverageFusion(
         if self.weights == "learn":
             self.weights_ = self._learn_weights(blocks, np.asarray(y), groups)
         else:
-            given = check_weights(self.weights, blocks.names)
-            self.weights_ = {name: given.get(name, 1.0) for name in blocks.names}
-            if not any(self.weights_.values()):
-                raise ValueError(
-                    f"Every modality has weight 0 ({self.weights_}); give at least "
-                    "one modality a positive weight."
-                )
+            self.weights_ = fixed_weights(self.weights, blocks.names)
         self._n_features_out = self.n_components
         return self
 
@@ -469,23 +463,7 @@ class AverageFusion(
                     f"{name!r} over its {mask.sum()} present training rows "
                     f"failed: {error}"
                 ) from error
-        # An undefined score (NaN: every held-out fold too small to score)
-        # counts as chance; max(nan, 0.0) would be NaN and poison the weights.
-        skill = {
-            name: max(score, 0.0) if np.isfinite(score) else 0.0
-            for name, score in self.modality_scores_.items()
-        }
-        total = sum(skill.values())
-        if total == 0:
-            warnings.warn(
-                "weights='learn': no modality scored above chance in the inner "
-                f"cross-validation (scores {self.modality_scores_}); the "
-                "modalities are weighted equally.",
-                PolymodalWarning,
-                stacklevel=3,
-            )
-            return dict.fromkeys(blocks.names, 1.0 / len(blocks.names))
-        return {name: value / total for name, value in skill.items()}
+        return skill_weights(self.modality_scores_, chance=0.0, stacklevel=3)
 
     def _combine(self, components, blocks):
         total = np.zeros((len(blocks), self.n_components))

@@ -4,7 +4,6 @@ One estimator per modality, each fitted on the rows where its modality is
 present, as scikit-learn's ``ensemble/_base.py`` serves voting and stacking.
 """
 
-import warnings
 from collections import defaultdict
 from numbers import Integral
 
@@ -28,7 +27,6 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ..exceptions import PolymodalWarning
 from ..utils._missing import (
     warn_predicted_rows_without_modality,
 )
@@ -42,7 +40,7 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import check_target_present
-from ._weights import check_weights
+from ._weights import fixed_weights, skill_weights
 
 __all__ = []
 
@@ -345,30 +343,12 @@ class _ModalityEnsemble(ModalitySubsetMixin, _BaseComposition):
         """The weights given (1 for a modality not named), before any fitting."""
         # A refit with fixed weights must not keep scores from a learned fit.
         self.__dict__.pop("modality_scores_", None)
-        given = check_weights(self.weights, names)
-        weights = {name: given.get(name, 1.0) for name in names}
-        if not any(weights.values()):
-            raise ValueError(
-                f"Every modality has weight 0 ({weights}); at least one weight "
-                "must be positive."
-            )
-        return weights
+        return fixed_weights(self.weights, names)
 
     def _learned_weights(self, scores, chance):
         """Weights proportional to each modality's inner-CV skill above chance."""
         self.modality_scores_ = scores
-        skill = {name: max(score - chance, 0.0) for name, score in scores.items()}
-        total = sum(skill.values())
-        if total == 0:
-            warnings.warn(
-                "Learned weights: no modality scored above chance in the inner "
-                f"cross-validation (scores {scores}); the modalities are "
-                "weighted equally.",
-                PolymodalWarning,
-                stacklevel=4,
-            )
-            return dict.fromkeys(scores, 1.0 / len(scores))
-        return {name: value / total for name, value in skill.items()}
+        return skill_weights(scores, chance, stacklevel=4)
 
     def _row_weights(self, blocks):
         """Weights of the present modalities, normalised per row.

@@ -1,10 +1,13 @@
-"""Validation of per-modality weights, shared by the fusion estimators."""
+"""Per-modality weights, shared by the fusion estimators: given or learned."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
 
-__all__ = ["check_weights"]
+from ..exceptions import PolymodalWarning
+
+__all__ = ["check_weights", "fixed_weights", "skill_weights"]
 
 
 def check_weights(weights, modality_names):
@@ -44,3 +47,72 @@ def check_weights(weights, modality_names):
             )
         checked[name] = float(weight)
     return checked
+
+
+def fixed_weights(weights, modality_names):
+    """The given weights, 1 for a modality not named; not all of them 0.
+
+    Parameters
+    ----------
+    weights : dict of str to float or None
+        As for :func:`check_weights`.
+    modality_names : sequence of str
+        The modalities the blocks hold.
+
+    Returns
+    -------
+    dict of str to float
+        One weight per modality.
+    """
+    given = check_weights(weights, modality_names)
+    fixed = {name: given.get(name, 1.0) for name in modality_names}
+    if not any(fixed.values()):
+        raise ValueError(
+            f"Every modality has weight 0 ({fixed}); give at least one modality "
+            "a positive weight."
+        )
+    return fixed
+
+
+def skill_weights(scores, chance, *, stacklevel=2):
+    """Weights proportional to each modality's inner-CV score above chance.
+
+    An undefined score (NaN: every held-out fold too small to score) counts
+    as chance. When no modality scores above chance, the modalities weigh
+    the same, with a warning.
+
+    Parameters
+    ----------
+    scores : dict of str to float
+        Each modality's mean inner cross-validated score.
+    chance : float
+        The score of a model without skill (0.5 for ROC AUC, 0 for R²).
+    stacklevel : int, default=2
+        As in :func:`warnings.warn`, counted from the caller.
+
+    Returns
+    -------
+    dict of str to float
+        Weights that sum to 1.
+
+    Examples
+    --------
+    >>> from polymodal.fusion._weights import skill_weights
+    >>> skill_weights({"ct": 0.8, "note": 0.6}, chance=0.5)
+    {'ct': 0.75, 'note': 0.25}
+    """
+    skill = {
+        name: max(score - chance, 0.0) if np.isfinite(score) else 0.0
+        for name, score in scores.items()
+    }
+    total = sum(skill.values())
+    if total == 0:
+        warnings.warn(
+            "Learned weights: no modality scored above chance in the inner "
+            f"cross-validation (scores {scores}); the modalities are weighted "
+            "equally.",
+            PolymodalWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return dict.fromkeys(scores, 1.0 / len(scores))
+    return {name: value / total for name, value in skill.items()}
