@@ -16,7 +16,7 @@ import pandas as pd
 
 from .utils._sklearn_compat import _num_samples, _safe_indexing
 from .utils._table import cells_frame
-from .utils.validation import describe_rows
+from .utils.validation import describe_row, describe_rows
 
 __all__ = ["failure_note", "locate_bad_cells"]
 
@@ -143,7 +143,7 @@ def _positions_as_labels(exc, rows, labels):
         f"; row positions in the message count the {len(rows)} rows given to "
         "the transformer, which are the rows labelled "
         + ", ".join(
-            f"{p} -> {describe_rows(np.asarray(rows)[[p]], index=labels)[1:-1]}"
+            f"{p} -> {describe_row(np.asarray(rows)[p], index=labels)}"
             for p in positions
         )
     )
@@ -197,7 +197,7 @@ def failure_note(exc, trans, X, rows, labels, name, stage, params):
             value = cells[0] if len(cells) == 1 else cells
             return (
                 f"{note}; the first row that fails alone is "
-                f"{describe_rows(np.asarray(rows)[[i]], index=labels)[1:-1]} "
+                f"{describe_row(np.asarray(rows)[i], index=labels)} "
                 f"(value {reprlib.repr(value)})."
             )
     return note + "; no single row fails alone."

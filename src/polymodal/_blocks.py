@@ -16,19 +16,20 @@ __all__ = ["ModalityBlocks", "prefixed_feature_names"]
 DEFAULT_NAME_FORMAT = "{transformer_name}__{feature_name}"
 
 
-def prefixed_feature_names(per_modality, name_format=DEFAULT_NAME_FORMAT):
+def prefixed_feature_names(per_modality, name_format=True):
     """Output column names from each modality's unprefixed feature names.
 
     Parameters
     ----------
     per_modality : list of (str, array-like of str)
         Modality names with their feature names, in output order.
-    name_format : str, callable or None, default="{transformer_name}__{feature_name}"
-        A format string with the fields ``{transformer_name}`` and
-        ``{feature_name}``; a callable ``(modality, feature) -> str``; or None
-        for the bare feature names, which must then be unique (as
-        :class:`~sklearn.compose.ColumnTransformer` with
-        ``verbose_feature_names_out=False``).
+    name_format : bool, str or callable, default=True
+        What :class:`~sklearn.compose.ColumnTransformer`'s
+        ``verbose_feature_names_out`` takes: True for
+        ``<modality>__<feature>``; a format string with the fields
+        ``{transformer_name}`` and ``{feature_name}``; a callable
+        ``(modality, feature) -> str``; or False for the bare feature names,
+        which must then be unique.
 
     Returns
     -------
@@ -42,6 +43,8 @@ def prefixed_feature_names(per_modality, name_format=DEFAULT_NAME_FORMAT):
     >>> prefixed_feature_names([("note", ["cough"])], "{feature_name}@{transformer_name}")
     array(['cough@note'], dtype=object)
     """
+    if isinstance(name_format, bool | np.bool_):
+        name_format = DEFAULT_NAME_FORMAT if name_format else None
     if name_format is None:
         names = [name for _, features in per_modality for name in features]
         counts = Counter(names)
@@ -154,7 +157,7 @@ class ModalityBlocks:
         pandas output use them as the output's index. None means positions
         ``0 .. n_samples - 1``. Blocks that hold no modality (every modality
         of a union dropped) need it to know their number of rows.
-    feature_name_format : str, callable or None, default="{transformer_name}__{feature_name}"
+    feature_name_format : bool, str or callable, default=True
         How the step that turns the blocks into columns names them (see
         :func:`prefixed_feature_names`): the union's
         ``verbose_feature_names_out``.
@@ -171,7 +174,7 @@ class ModalityBlocks:
         ``(n_samples,)``.
     index : pandas.Index
         The row labels (a RangeIndex when none were given).
-    feature_name_format : str, callable or None
+    feature_name_format : bool, str or callable
         As given.
 
     See Also
@@ -201,7 +204,7 @@ class ModalityBlocks:
         masks=None,
         feature_names=None,
         index=None,
-        feature_name_format=DEFAULT_NAME_FORMAT,
+        feature_name_format=True,
     ):
         if not isinstance(blocks, dict) or (not blocks and index is None):
             raise TypeError(

@@ -453,8 +453,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         return {
             name: indices
             for name, (indices, _) in resolved.items()
-            if indices.size
-            and not (isinstance(steps[name], str) and steps[name] == "drop")
+            if _produces_block(steps[name], indices)
         }
 
     def _input_names(self, name):
@@ -478,8 +477,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         return [
             (name, trans)
             for name, trans, _ in self._modality_specs()
-            if not (isinstance(trans, str) and trans == "drop")
-            and self._input_columns[name][0].size
+            if _produces_block(trans, self._input_columns[name][0])
         ]
 
     # -- fit and transform --------------------------------------------------
@@ -572,7 +570,9 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             name: (result.block.shape[1:], sparse.issparse(result.block))
             for name, result in fitted.items()
         }
-        return _assemble(fitted, n_samples, _row_labels(X), self._name_format())
+        return _assemble(
+            fitted, n_samples, _row_labels(X), self.verbose_feature_names_out
+        )
 
     def transform(self, X, **params):
         """Transform each modality's present rows with its fitted transformer.
@@ -618,11 +618,8 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         transformed = dict(zip([name for name, _ in specs], results, strict=True))
         for name, result in transformed.items():
             result.feature_names = self._block_feature_names[name]
-        return _assemble(transformed, X.shape[0], _row_labels(X), self._name_format())
-
-    def _name_format(self):
-        return _FEATURE_NAME_FORMATS.get(
-            self.verbose_feature_names_out, self.verbose_feature_names_out
+        return _assemble(
+            transformed, X.shape[0], _row_labels(X), self.verbose_feature_names_out
         )
 
     def _route(self, params, method):
@@ -713,7 +710,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                     )
                 names = self._block_feature_names[name]
             per_modality.append((name, names))
-        return prefixed_feature_names(per_modality, self._name_format())
+        return prefixed_feature_names(per_modality, self.verbose_feature_names_out)
 
     def get_metadata_routing(self):
         """Route metadata to each modality's transformer.
@@ -815,6 +812,11 @@ def _passthrough_names(transformer, input_features):
     return np.asarray(input_features, dtype=object)
 
 
+def _produces_block(trans, indices):
+    """Whether a modality is turned into a block: not "drop", some column."""
+    return bool(indices.size) and not (isinstance(trans, str) and trans == "drop")
+
+
 def _remainder_columns(X, indices, keys):
     """The remainder's columns in the format the user gave the others."""
     kinds = {_key_kind(key) for key in keys}
@@ -847,10 +849,6 @@ def _key_kind(key):
     ):
         return "str"
     return "int"
-
-
-#: verbose_feature_names_out as a format (None: bare names).
-_FEATURE_NAME_FORMATS = {True: "{transformer_name}__{feature_name}", False: None}
 
 
 class _ModalityResult:

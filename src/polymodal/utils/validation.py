@@ -13,6 +13,7 @@ from ..exceptions import MissingModalityWarning
 __all__ = [
     "check_present_finite",
     "check_target_present",
+    "describe_row",
     "describe_rows",
     "validate_blocks",
     "warn_rows_without_modality",
@@ -51,10 +52,26 @@ def describe_rows(rows, limit=5, *, index=None):
     shown = rows[:limit]
     if index is not None:
         shown = list(pd.Index(index)[np.asarray(shown, dtype=np.intp)])
-    labels = [
-        label.item() if isinstance(label, np.generic) else label for label in shown
-    ]
+    labels = [_plain(label) for label in shown]
     return f"{labels}{' ...' if len(rows) > limit else ''}"
+
+
+def describe_row(row, *, index=None):
+    """One row by label, as :func:`describe_rows` names each of its rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from polymodal.utils.validation import describe_row
+    >>> describe_row(2, index=pd.Index(["p1", "p2", "p3"])), describe_row(4)
+    ("'p3'", '4')
+    """
+    return repr(_plain(row if index is None else pd.Index(index)[int(row)]))
+
+
+def _plain(label):
+    """A numpy scalar label as the Python value it prints as."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _as_float(block):
