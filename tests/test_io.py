@@ -9,6 +9,7 @@ import skops.io
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
 
 from polymodal import io
 from polymodal.exceptions import PolymodalWarning, VersionMismatchWarning
@@ -84,9 +85,13 @@ def test_other_versions_warn(model, tmp_path):
     path = io.save(model, tmp_path / "model.skops")
     record = _record(path)
     _rewrite_record(path, versions={**record["versions"], "scikit-learn": "0.1"})
-    with pytest.warns(VersionMismatchWarning, match=r"scikit-learn 0\.1 \(now"):
+    with pytest.warns(
+        VersionMismatchWarning, match=r"scikit-learn 0\.1 \(now"
+    ) as caught:
         io.load(path)
     assert issubclass(VersionMismatchWarning, PolymodalWarning)
+    # The warning points at the caller, above load's argument check.
+    assert caught[0].filename == __file__
 
 
 def test_versions_recorded_at_save_are_compared_at_load(model, tmp_path, monkeypatch):
@@ -164,16 +169,20 @@ def test_files_of_the_first_format_need_trust_and_warn(model, tmp_path):
     joblib.dump(record, path)
     with pytest.raises(io.UntrustedModelError):
         io.load(path)
-    with pytest.warns(VersionMismatchWarning, match=r"scikit-learn 0\.1"):
+    with pytest.warns(VersionMismatchWarning, match=r"scikit-learn 0\.1") as caught:
         loaded = io.load(path, trusted=True)
     assert isinstance(loaded, LogisticRegression)
+    assert caught[0].filename == __file__
 
 
 def test_what_skops_cannot_store_is_pickled_and_needs_trust(tmp_path):
     torch = pytest.importorskip("torch")
     model = TorchHolder(torch.nn.Linear(2, 1)).fit(None)
-    with pytest.warns(PolymodalWarning, match=r"torch\.nn\.modules\.linear\.Linear"):
+    with pytest.warns(
+        PolymodalWarning, match=r"torch\.nn\.modules\.linear\.Linear"
+    ) as caught:
         path = io.save(model, tmp_path / "model.skops")
+    assert caught[0].filename == __file__
     assert _record(path)["storage"] == "joblib"
     with pytest.raises(io.UntrustedModelError, match="skops could not store it"):
         io.load(path)
@@ -239,6 +248,19 @@ def test_compression_level(model, tmp_path):
     np.testing.assert_array_equal(io.load(stored).coef_, model.coef_)
     with pytest.raises(ValueError, match="compress must be an integer from 0 to 9"):
         io.save(model, tmp_path / "model.skops", compress=10)
+
+
+def test_arguments_of_the_wrong_type_are_refused(model, tmp_path):
+    with pytest.raises(InvalidParameterError, match="'path' parameter of save"):
+        io.save(model, 3)
+    with pytest.raises(InvalidParameterError, match="'path' parameter of load"):
+        io.load(None)
+    path = io.save(model, tmp_path / "model.skops")
+    # A single type name is a common slip for a list of one.
+    name = "sklearn.linear_model._logistic.LogisticRegression"
+    with pytest.raises(TypeError, match="'trusted' parameter of load"):
+        io.load(path, trusted=name)
+    assert isinstance(io.load(path, trusted=(name,)), LogisticRegression)
 
 
 def test_an_xgboost_head_loads_with_the_trusted_types(tmp_path):

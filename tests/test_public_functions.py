@@ -32,6 +32,8 @@ PUBLIC_FUNCTIONS = [
     "polymodal.datasets.make_patients_union",
     "polymodal.inspection.missing_modality_curve",
     "polymodal.inspection.modality_importance",
+    "polymodal.io.load",
+    "polymodal.io.save",
     "polymodal.model_selection.compare_fusions",
 ]
 

@@ -10,6 +10,7 @@ returns the model. The file's layout is described in :mod:`polymodal.io`.
 
 import io
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -22,6 +23,7 @@ import joblib
 from ..exceptions import PolymodalWarning, VersionMismatchWarning
 from ..utils._files import write_atomic
 from ..utils._messages import one_line
+from ..utils._sklearn_compat import validate_params
 from ..utils._versions import differing_versions, installed_versions
 from . import _load_checks
 from ._archive import rename_types, reproducible_skops, skops_io, write_members
@@ -52,6 +54,16 @@ def _write_archive(target, record, folder, members, compress):
     write_members(target, members, compress)
 
 
+@validate_params(
+    {
+        # Any estimator that skops or joblib can store; compress is checked in
+        # the body, whose message says what it must be.
+        "estimator": "no_validation",
+        "path": [str, os.PathLike],
+        "compress": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def save(estimator, path, *, compress=3):
     """Save a fitted estimator, with the versions it was fitted under.
 
@@ -124,7 +136,8 @@ def save(estimator, path, *, compress=3):
                 "holds it as a pickle, which polymodal.io.load opens only with "
                 "trusted=True.",
                 PolymodalWarning,
-                stacklevel=2,
+                # The caller, above save and its argument check.
+                stacklevel=3,
             )
             # Torch files written before the failure would be dead weight.
             shutil.rmtree(member_files, ignore_errors=True)
@@ -172,11 +185,19 @@ def _load_pickle(path):
     """A joblib file: polymodal's format 1, or any other pickle."""
     loaded = joblib.load(path)
     if isinstance(loaded, dict) and loaded.get("format") == _FORMAT:
-        _warn_if_versions_differ(path, loaded.get("versions", {}), stacklevel=4)
+        _warn_if_versions_differ(path, loaded.get("versions", {}), stacklevel=5)
         return loaded["estimator"]
     return loaded
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        # False trusts nothing beyond TRUSTED_TYPES, as None does.
+        "trusted": [list, tuple, set, frozenset, bool, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load(path, *, trusted=None):
     """Load an estimator written by :func:`save`.
 
@@ -267,10 +288,6 @@ def load(path, *, trusted=None):
     >>> io.load(folder / "model.joblib", trusted=True).predict([[0.9]])
     array([1])
     """
-    if isinstance(trusted, str):
-        raise TypeError(
-            f"trusted must be a list of type names or True; got the string {trusted!r}."
-        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist or is not a file.")
@@ -301,7 +318,7 @@ def load(path, *, trusted=None):
                 path,
                 "a pickle inside a polymodal model file (skops could not store it)",
             )
-    _warn_if_versions_differ(path, record.get("versions", {}), stacklevel=3)
+    _warn_if_versions_differ(path, record.get("versions", {}), stacklevel=4)
     return estimator
 
 
