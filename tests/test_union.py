@@ -423,6 +423,25 @@ def test_make_multimodal_union_names_modalities():
     ]
 
 
+def test_make_multimodal_union_parts_names_that_meet():
+    # A class name keeps the suffix make_column_transformer gives it; a column
+    # that names two modalities, or that meets a class name, is suffixed too.
+    union = make_multimodal_union(
+        (StandardScaler(), "age"),
+        (StandardScaler(), ["pack_years"]),
+        (TfidfVectorizer(), "note"),
+        (TfidfVectorizer(), "note"),
+        ("passthrough", "standardscaler-2"),
+    )
+    assert [name for name, _, _ in union.transformers] == [
+        "age",
+        "standardscaler-2-1",
+        "note-1",
+        "note-2",
+        "standardscaler-2-2",
+    ]
+
+
 # -- bad input -----------------------------------------------------------------
 
 

@@ -1177,25 +1177,16 @@ def make_multimodal_union(
             raise ValueError(
                 f"make_multimodal_union takes (transformer, columns) pairs; got {pair!r}."
             )
-    class_names = dict(
-        zip(
-            range(len(pairs)),
-            [name for name, _ in _name_estimators([t for t, _ in pairs])],
-            strict=True,
-        )
-    )
+    # The class names make_column_transformer would give (suffixed among all
+    # the pairs), then a one-column modality's own column in place of its
+    # class name. Those names may meet one another, so the same suffixes part
+    # them: _name_estimators names a string after itself.
+    class_names = [name for name, _ in _name_estimators([t for t, _ in pairs])]
     names = [
-        columns if isinstance(columns, str) else class_names[i]
-        for i, (_, columns) in enumerate(pairs)
+        columns if isinstance(columns, str) else class_name
+        for class_name, (_, columns) in zip(class_names, pairs, strict=True)
     ]
-    counts = Counter(names)
-    seen = Counter()
-    unique = []
-    for name in names:
-        if counts[name] > 1:
-            seen[name] += 1
-            name = f"{name}-{seen[name]}"
-        unique.append(name)
+    unique = [name for name, _ in _name_estimators(names)]
     return MultimodalUnion(
         [
             (name, trans, cols)
