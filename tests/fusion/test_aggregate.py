@@ -70,7 +70,7 @@ def random_blocks(n=30, seed=0, sparse_note=True):
 
 @pytest.mark.parametrize("projection", ["pca", "pls", "random"])
 def test_average_known_answer(projection):
-    fusion = AverageFusion(n_components=2, projection=projection)
+    fusion = AverageFusion(n_components=2, projection=projection, sign_alignment=None)
     with pytest.warns(MissingModalityWarning, match=r"Rows \[4\]"):
         out = fusion.fit_transform(known_blocks(), KNOWN_Y)
     expected = np.vstack([(Z_A[:3] + Z_B) / 2, Z_A[3], [0.0, 0.0]])
@@ -115,7 +115,9 @@ def test_zero_weight_rows_get_the_mean_with_a_warning():
 
 def test_product_known_answer():
     with pytest.warns(MissingModalityWarning, match=r"Rows \[4\]"):
-        out = ProductFusion(n_components=2).fit_transform(known_blocks())
+        out = ProductFusion(
+            n_components=2, main_effects=False, sign_alignment=None
+        ).fit_transform(known_blocks())
     # An absent modality contributes the identity 1.
     expected = np.vstack([Z_A[:3] * Z_B, Z_A[3], [0.0, 0.0]])
     np.testing.assert_allclose(out, expected, atol=1e-12)
@@ -214,9 +216,28 @@ def test_narrow_block_is_padded_with_ones_for_product():
         pytest.warns(MissingModalityWarning),
         pytest.warns(PolymodalWarning, match="Modality 'b'.*ones"),
     ):
-        out = ProductFusion(n_components=2).fit_transform(narrow_blocks())
+        out = ProductFusion(
+            n_components=2, main_effects=False, sign_alignment=None
+        ).fit_transform(narrow_blocks())
     np.testing.assert_allclose(out[:3, 0], Z_A[:3, 0] * Z_B[:, 0], atol=1e-12)
     np.testing.assert_allclose(out[:3, 1], Z_A[:3, 1], atol=1e-12)
+
+
+def test_narrow_block_is_padded_with_zeros_among_product_main_effects():
+    with (
+        pytest.warns(MissingModalityWarning),
+        pytest.warns(PolymodalWarning, match="Modality 'b'.*ones"),
+    ):
+        out = ProductFusion(n_components=2, sign_alignment=None).fit_transform(
+            narrow_blocks()
+        )
+    # Columns: a0, a1, b0, b's padding, then the two products.
+    np.testing.assert_allclose(out[:4, :2], Z_A, atol=1e-12)
+    np.testing.assert_allclose(out[:3, 2], Z_B[:, 0], atol=1e-12)
+    np.testing.assert_allclose(out[:, 3], 0.0)
+    np.testing.assert_allclose(out[:3, 4], Z_A[:3, 0] * Z_B[:, 0], atol=1e-12)
+    np.testing.assert_allclose(out[:3, 5], Z_A[:3, 1], atol=1e-12)
+    np.testing.assert_allclose(out[3:, 4:], 0.0)  # b absent, or nothing present
 
 
 def test_narrow_block_keeps_its_width_in_the_tensor():
@@ -342,9 +363,9 @@ def learnable_blocks():
 def test_learned_weights_follow_cross_validated_skill():
     blocks, y = learnable_blocks()
     fusion = AverageFusion(1, weights="learn", cv=4).fit(blocks, y)
-    # signal separates the classes perfectly (adjusted balanced accuracy 1);
-    # a constant block predicts one class (0, chance).
-    assert fusion.modality_scores_ == {"signal": 1.0, "noise": 0.0}
+    # signal ranks the classes perfectly (ROC AUC 1); a constant block gives
+    # every row the same probability (0.5, chance).
+    assert fusion.modality_scores_ == {"signal": 1.0, "noise": 0.5}
     assert fusion.weights_ == {"signal": 1.0, "noise": 0.0}
     out = fusion.transform(blocks)
     np.testing.assert_allclose(out, StandardScaler().fit_transform(blocks["signal"]))

@@ -366,7 +366,7 @@ def test_estimator_without_predict_proba_is_an_error_suggesting_calibration():
     blocks, y = make_blocks()
     for clf in (
         LateFusionClassifier(SVC()),
-        StackingFusionClassifier(SVC()),
+        StackingFusionClassifier(SVC(), stack_method="predict_proba"),
         StackingFusionClassifier(final_estimator=SVC()),
     ):
         with pytest.raises(ValueError, match="CalibratedClassifierCV") as error:
@@ -401,16 +401,42 @@ def test_stacking_meta_learner_is_trained_on_out_of_fold_predictions():
             )[:, 1]
             for name in ("clinical", "note")
         ]
-        + [np.ones((len(y_full), 2))]
     )
+    # Log-odds of the out-of-fold probabilities; every row has every
+    # modality, so no presence column enters.
+    meta = logit(np.clip(meta, 1e-3, 1 - 1e-3))
     expected = LogisticRegression().fit(meta, y_full)
     assert_allclose(clf.final_estimator_.coef_, expected.coef_, rtol=1e-6)
     assert_allclose(clf.final_estimator_.intercept_, expected.intercept_, rtol=1e-6)
 
 
-def test_stacking_fills_absent_modalities_with_the_class_prior():
+def test_stacking_fills_absent_modalities_with_the_class_prior_log_odds():
     blocks, y = make_blocks()
     clf = StackingFusionClassifier(cv=3).fit(blocks, y)
+    # The note is absent in every 4th row, all of class 0: its absence tells
+    # the class, so its presence column enters.
+    assert clf.presence_modalities_ == ["note"]
+    assert_allclose(clf.fill_values_["note"], [0.0])
+    absent = np.flatnonzero(~blocks.masks["note"])
+    clinical = clf.named_estimators_["clinical"].predict_proba(
+        blocks["clinical"][absent]
+    )
+    meta = np.column_stack(
+        [
+            logit(np.clip(clinical[:, 1], 1e-3, 1 - 1e-3)),
+            np.zeros(len(absent)),  # the prior's log-odds
+            np.zeros(len(absent)),  # presence__note
+        ]
+    )
+    assert_allclose(
+        clf.predict_proba(blocks)[absent], clf.final_estimator_.predict_proba(meta)
+    )
+
+
+def test_stacking_fills_absent_modalities_with_the_class_prior():
+    blocks, y = make_blocks()
+    clf = StackingFusionClassifier(cv=3, stack_method="predict_proba", presence=True)
+    clf.fit(blocks, y)
     assert_allclose(clf.fill_values_["note"], [0.5])
     absent = np.flatnonzero(~blocks.masks["note"])
     clinical = clf.named_estimators_["clinical"].predict_proba(
@@ -446,8 +472,8 @@ def test_stacking_does_not_trust_a_memorising_modality():
     ).fit(blocks[train], y[train])
     names = list(clf.meta_feature_names_)
     coef = clf.final_estimator_.coef_[0]
-    id_coef = coef[names.index("id__proba_1")]
-    signal_coef = coef[names.index("signal__proba_1")]
+    id_coef = coef[names.index("id__log_odds_1")]
+    signal_coef = coef[names.index("signal__log_odds_1")]
     assert abs(id_coef) < 0.25 * signal_coef
 
     # A leaky meta-learner, trained on in-sample predictions, trusts the memoriser.
@@ -476,14 +502,12 @@ def test_stacking_multiclass_meta_features():
     )
     clf = StackingFusionClassifier(cv=3).fit(blocks, y)
     assert list(clf.meta_feature_names_) == [
-        "a__proba_0",
-        "a__proba_1",
-        "a__proba_2",
-        "b__proba_0",
-        "b__proba_1",
-        "b__proba_2",
-        "presence__a",
-        "presence__b",
+        "a__log_odds_0",
+        "a__log_odds_1",
+        "a__log_odds_2",
+        "b__log_odds_0",
+        "b__log_odds_1",
+        "b__log_odds_2",
     ]
     assert clf.predict_proba(blocks).shape == (60, 3)
     assert clf.score(blocks, y) > 0.8

@@ -21,7 +21,7 @@ from sklearn.base import (
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import balanced_accuracy_score, r2_score
+from sklearn.metrics import r2_score
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
@@ -46,7 +46,7 @@ from ..utils._sklearn_compat import (
 from ..utils._sparse import as_dense
 from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import validate_blocks
-from ._weights import fixed_weights, skill_weights
+from ._weights import fixed_weights, one_vs_rest_auc, skill_weights
 
 __all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
 
@@ -147,10 +147,7 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
 
     def _encode_target(self, y):
         classification = _is_classification(y)
-        if classification:
-            target = LabelBinarizer().fit_transform(y).astype(np.float64)
-        else:
-            target = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        target = _encoded_target(y)
         if np.ptp(target, axis=0).max() == 0:
             held = "only 1 class" if classification else "a single value"
             raise ValueError(
@@ -159,6 +156,27 @@ class _BlockProjection(TransformerMixin, BaseEstimator):
                 "there. Use projection='pca' or 'random'."
             )
         return target
+
+
+def _encoded_target(y):
+    """The target as float columns: one-hot classes (one column for two), or y."""
+    if _is_classification(y):
+        return LabelBinarizer().fit_transform(y).astype(np.float64)
+    return np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+
+
+def _signs_towards(values, reference):
+    """+1 or -1 per column of ``values``: the sign of its covariance with ``reference``.
+
+    ``reference`` is one column for all of them, or one column each. A column
+    without covariance (constant, or no rows) keeps +1.
+    """
+    if reference.ndim == 1:
+        reference = reference[:, None]
+    covariance = np.sum(
+        (values - values.mean(axis=0)) * (reference - reference.mean(axis=0)), axis=0
+    )
+    return np.where(covariance < 0, -1.0, 1.0)
 
 
 def _requires_y_message(estimator, option):
@@ -178,16 +196,22 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "projection": [StrOptions({"pca", "pls", "random"})],
+        "sign_alignment": [StrOptions({"auto", "target", "reference"}), None],
         "random_state": ["random_state"],
     }
     _padding = 0.0
     _padding_note = "zero-padded to the common width"
+    # The values of parameters added with sign alignment that reproduce what a
+    # fusion saved before then computed.
+    _params_before_alignment = {}
 
     def _fit_projections(self, X, y):
         """Validate, fit one projection per modality and return the blocks."""
         blocks = validate_blocks(self, X, reset=True)
         if y is None and self.projection == "pls":
             raise ValueError(_requires_y_message(self, "projection='pls'"))
+        if y is None and self.sign_alignment == "target":
+            raise ValueError(_requires_y_message(self, "sign_alignment='target'"))
         y = None if y is None else np.asarray(y)
         if y is not None and len(y) != len(blocks):
             raise ValueError(
@@ -214,7 +238,50 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
                 projection=self.projection,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             ).fit(block[mask], None if y is None else y[mask])
+        self.component_signs_ = self._aligned_signs(blocks, y)
         return blocks
+
+    def _aligned_signs(self, blocks, y):
+        """The sign of every modality's components, chosen on the training rows.
+
+        ``"target"``: each component covaries non-negatively with the first
+        column of the encoded target. ``"reference"``: component k of each
+        modality covaries non-negatively with component k of the reference
+        modality (the one present in most rows, the first of them on a tie)
+        over the rows where both are present. None: the projection's own signs.
+        """
+        rule = self.sign_alignment
+        if rule == "auto":
+            rule = "reference" if y is None else "target"
+        components = {}
+        for name, block in blocks.items():
+            mask = blocks.masks[name]
+            values = np.zeros(
+                (len(blocks), self.projections_[name].scaler_.n_features_in_)
+            )
+            values[mask] = self.projections_[name].transform(block[mask])
+            components[name] = values
+        if rule is None:
+            return {name: np.ones(v.shape[1]) for name, v in components.items()}
+        if rule == "target":
+            target = _encoded_target(y)[:, 0]
+            return {
+                name: _signs_towards(
+                    values[blocks.masks[name]], target[blocks.masks[name]]
+                )
+                for name, values in components.items()
+            }
+        reference = max(blocks.names, key=lambda name: blocks.masks[name].sum())
+        signs = {}
+        for name, values in components.items():
+            both = blocks.masks[name] & blocks.masks[reference]
+            shared = min(values.shape[1], components[reference].shape[1])
+            signs[name] = np.ones(values.shape[1])
+            if name != reference:
+                signs[name][:shared] = _signs_towards(
+                    values[both, :shared], components[reference][both, :shared]
+                )
+        return signs
 
     def _check_widths(self, widths):
         """Hook for a subclass to reject the modality widths before fitting."""
@@ -248,7 +315,9 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
             width = projection.scaler_.n_features_in_
             values = np.zeros((len(blocks), width))
             if mask.any():
-                values[mask] = projection.transform(block[mask])
+                values[mask] = (
+                    projection.transform(block[mask]) * (self.component_signs_[name])
+                )
             if self._padding is not None and width < self.n_components:
                 fill = np.full((len(blocks), self.n_components - width), self._padding)
                 values = np.hstack([values, fill])
@@ -259,6 +328,18 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
         warn_fused_rows_without_modality(
             self, blocks, given, empty=empty, which=which, stacklevel=5
         )
+
+    def __setstate__(self, state):
+        # A fusion saved before signs were aligned keeps its projections' own
+        # signs, and the parameters it had then, so that it predicts as it did.
+        if "sign_alignment" not in state:
+            state = {**self._params_before_alignment, **state, "sign_alignment": None}
+            if "projections_" in state:
+                state["component_signs_"] = {
+                    name: np.ones(projection.scaler_.n_features_in_)
+                    for name, projection in state["projections_"].items()
+                }
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -308,15 +389,42 @@ class AverageFusion(
     ``n_components`` larger than a modality's number of present training rows
     is an error.
 
+    **Sign alignment.** A projection's components have arbitrary signs: the
+    first principal component of one modality may grow with the risk while
+    that of another falls with it, and their average would cancel the signal.
+    Every component is therefore multiplied by a sign
+    :math:`s_{mk} \\in \\{-1, 1\\}` chosen at fit and stored in
+    ``component_signs_``, so that ``transform`` needs no target:
+
+    - ``"target"``: :math:`s_{mk} = \\operatorname{sign}\\operatorname{Cov}(z_{mk},
+      t)` over the modality's present training rows, with :math:`t` the first
+      column of the encoded target (the positive class of a binary target, the
+      first class of a multiclass one, the target itself for regression);
+    - ``"reference"``: :math:`s_{mk} = \\operatorname{sign}\\operatorname{Cov}(
+      z_{mk}, z_{rk})` over the training rows where both :math:`m` and the
+      reference modality :math:`r` are present; :math:`r` is the modality
+      present in most training rows (the first of them on a tie) and keeps
+      its signs, as do components beyond its width;
+    - ``"auto"``: ``"target"`` when ``fit`` receives y (as in a
+      :class:`~sklearn.pipeline.Pipeline`), ``"reference"`` otherwise;
+    - None: the projection's own signs (PLS components are already signed to
+      the target).
+
+    A zero covariance keeps the sign +1.
+
     **Learned weights.** With ``weights="learn"``, each modality's weight is
     its cross-validated skill: the projection and a linear model
     (:class:`~sklearn.linear_model.LogisticRegression` for a classification
     target, :class:`~sklearn.linear_model.Ridge` otherwise) are fitted on the
     training folds of the modality's present rows and scored on the held-out
-    fold, by balanced accuracy adjusted for chance (0 at chance, 1 perfect)
-    or by :math:`R^2` (0 for predicting the mean). The weight is
-    :math:`\\max(\\bar s_m, 0)` for the mean score :math:`\\bar s_m`, and the
-    weights are normalised to sum to 1; if no modality beats chance, the
+    fold. A classifier's score :math:`s_m` is the ROC AUC of its out-of-fold
+    probabilities pooled over the folds (the macro one-vs-rest average for
+    more than two classes), which rewards a modality that ranks the patients
+    well even when few of them cross a 0.5 threshold; its chance level is
+    :math:`c = 0.5`. A regressor's is the mean :math:`R^2` over the folds,
+    with :math:`c = 0` (predicting the mean). The weights are
+    :math:`w_m = \\max(s_m - c, 0) / \\sum_j \\max(s_j - c, 0)`, so a
+    modality no better than chance gets weight 0; if none beats chance, the
     weights are equal, with a warning. The folds respect ``groups`` (pass it to
     ``fit``; inside a pipeline, enable metadata routing and call
     ``set_fit_request(groups=True)``).
@@ -331,6 +439,9 @@ class AverageFusion(
         hold is an error); "learn" learns them (see above), which needs y.
     projection : {"pca", "pls", "random"}, default="pca"
         How each block is projected; "pls" needs y.
+    sign_alignment : {"auto", "target", "reference"} or None, default="auto"
+        How the signs of the components are chosen (see *Sign alignment*);
+        "target" needs y.
     cv : int or cross-validation splitter, default=5
         The inner cross-validation of ``weights="learn"``: a number of folds
         (stratified for a classification target) or a splitter such as
@@ -346,8 +457,10 @@ class AverageFusion(
         The weight of each modality (for ``weights="learn"``, the learned
         weights, which sum to 1).
     modality_scores_ : dict of str to float
-        The mean inner cross-validated score of each modality; only with
-        ``weights="learn"``.
+        The inner cross-validated score of each modality (ROC AUC or
+        :math:`R^2`); only with ``weights="learn"``.
+    component_signs_ : dict of str to ndarray
+        The sign, +1 or -1, each modality's components are multiplied by.
     projections_ : dict of str to estimator
         Each modality's fitted projection: its ``projector_`` is the fitted
         PCA, TruncatedSVD, PLSRegression or GaussianRandomProjection (None for a
@@ -399,12 +512,14 @@ class AverageFusion(
         *,
         weights=None,
         projection="pca",
+        sign_alignment="auto",
         cv=5,
         random_state=None,
     ):
         self.n_components = n_components
         self.weights = weights
         self.projection = projection
+        self.sign_alignment = sign_alignment
         self.cv = cv
         self.random_state = random_state
 
@@ -417,8 +532,9 @@ class AverageFusion(
         X : ModalityBlocks or array-like of shape (n_samples, n_features)
             The blocks; a plain array is one modality.
         y : array-like of shape (n_samples,), default=None
-            The target; needed for ``projection="pls"`` and
-            ``weights="learn"``.
+            The target; needed for ``projection="pls"``,
+            ``weights="learn"`` and ``sign_alignment="target"``, and used by
+            ``sign_alignment="auto"``.
         groups : array-like of shape (n_samples,), default=None
             Group labels for the inner cross-validation of
             ``weights="learn"`` (for example patient ids); ignored otherwise.
@@ -463,7 +579,9 @@ class AverageFusion(
                     f"{name!r} over its {mask.sum()} present training rows "
                     f"failed: {error}"
                 ) from error
-        return skill_weights(self.modality_scores_, chance=0.0, stacklevel=3)
+        return skill_weights(
+            self.modality_scores_, chance=0.5 if classification else 0.0, stacklevel=3
+        )
 
     def _combine(self, components, blocks):
         total = np.zeros((len(blocks), self.n_components))
@@ -489,65 +607,90 @@ class AverageFusion(
 
 
 def _cross_validated_score(projection, X, y, groups, cv, classification):
-    """Mean held-out score of projection + linear model on one modality."""
+    """Held-out skill of projection + linear model on one modality.
+
+    Classification: the ROC AUC (one-vs-rest macro average for more than two
+    classes) of the out-of-fold probabilities pooled over the folds, which
+    scores the ranking, not a 0.5 threshold. Regression: the mean R² over the
+    folds (a one-row fold, whose R² is undefined, is left out).
+    """
     model = LogisticRegression(max_iter=1000) if classification else Ridge(alpha=1.0)
     pipeline = make_pipeline(projection, model)
     splitter = check_cv(cv, y, classifier=classification)
+    if classification:
+        classes, encoded = np.unique(y, return_inverse=True)
+        proba = np.zeros((len(y), len(classes)))
+        for train, test in splitter.split(X, y, groups):
+            pipeline.fit(X[train], encoded[train])
+            proba[np.ix_(test, pipeline.classes_)] = pipeline.predict_proba(X[test])
+        return one_vs_rest_auc(encoded, proba, None)
     scores = []
     for train, test in splitter.split(X, y, groups):
         pipeline.fit(X[train], y[train])
-        predicted = pipeline.predict(X[test])
-        if classification:
-            scores.append(balanced_accuracy_score(y[test], predicted, adjusted=True))
-        else:
-            scores.append(r2_score(y[test], predicted))
-    # R^2 of a one-row fold is undefined (NaN): average the folds that score.
+        scores.append(r2_score(y[test], pipeline.predict(X[test])))
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[np.isfinite(scores)]
     return float(scores.mean()) if scores.size else float("nan")
 
 
 class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
-    """Element-wise (Hadamard) product of the projected modalities.
+    """Element-wise (Hadamard) product of the projected modalities, with main effects.
 
-    Every modality :math:`m` is projected to ``n_components`` dimensions and
-    standardised, as in :class:`AverageFusion`, giving :math:`z_{im}`. The
-    fused row multiplies them component by component over the modalities
-    present in row :math:`i`:
+    Every modality :math:`m` is projected to ``n_components`` dimensions,
+    standardised and sign-aligned, as in :class:`AverageFusion`, giving
+    :math:`z_{im}`. With ``main_effects=True`` (the default) the fused row
+    holds every modality's components and their product, component by
+    component (one modality alone is its own product, output once):
 
     .. math::
 
-        z_{ik} = \\prod_{m \\,:\\, p_{im} = 1} z_{imk}
+        z_i = [\\, z_{i1}, \\dots, z_{iM},\\; z_{i1} \\odot \\dots \\odot z_{iM} \\,]
 
-    A product carries interactions between modalities that an average
-    cannot: a component is large only when it is large in every modality.
+    of width :math:`(M + 1) \\times` ``n_components``. The product carries
+    interactions that an average cannot (a component is large only when it is
+    large in every modality); the main effects keep what each modality says
+    alone, which is most of the signal when the modalities act additively,
+    and which a product alone loses: a linear head on
+    :math:`z_{i1} \\odot z_{i2}` cannot fit :math:`y = z_1 + z_2`. With
+    ``main_effects=False`` the output is the product alone, of width
+    ``n_components``.
 
-    **Absent modalities.** An absent modality contributes the multiplicative
-    identity 1, so the product runs over the present modalities only. A row
-    with no modality present gets the zero vector (the training mean of the
-    standardised components) and a
-    :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
-    the input's index labels: the fusion cannot choose the head's output, whose
-    prediction for such a row rests on no observed data (a final-step fusion
-    such as :class:`~polymodal.fusion.LateFusionClassifier` predicts the
-    training prior instead). ``fit_transform`` warns about training rows alike.
+    **Absent modalities.** With main effects, an absent modality's components
+    are 0 (their training mean) and so is every product it takes part in: the
+    fusion of the mean-imputed modalities. With ``main_effects=False``, an
+    absent modality contributes the multiplicative identity 1 instead, so the
+    product runs over the present modalities only. A row with no modality
+    present gets the zero vector (the training mean of the standardised
+    components) and a :class:`~polymodal.exceptions.MissingModalityWarning`
+    naming the rows by the input's index labels: the fusion cannot choose the
+    head's output, whose prediction for such a row rests on no observed data
+    (a final-step fusion such as
+    :class:`~polymodal.fusion.LateFusionClassifier` predicts the training
+    prior instead). ``fit_transform`` warns about training rows alike.
 
-    **Projection.** As in :class:`AverageFusion`: ``"pca"`` (TruncatedSVD for
-    a sparse block, without centring), ``"pls"`` (signed to agree with the
-    target) or ``"random"``, fitted on the modality's present training rows,
-    then standardised. A block at most ``n_components`` wide is used as it is;
-    a narrower one is padded with ones (the identity of the product, so that
-    it leaves the other modalities' extra components intact; zeros would
-    erase them), with a :class:`~polymodal.exceptions.PolymodalWarning`.
-    ``n_components`` larger than a modality's number of present training rows
-    is an error.
+    **Projection and signs.** As in :class:`AverageFusion`: ``"pca"``
+    (TruncatedSVD for a sparse block, without centring), ``"pls"`` or
+    ``"random"``, fitted on the modality's present training rows, then
+    standardised and multiplied by ``component_signs_`` (*Sign alignment*
+    there). A block at most ``n_components`` wide is used as it is; a narrower
+    one is padded with ones in the product (the identity, so that it leaves
+    the other modalities' extra components intact; zeros would erase them)
+    and with zeros among the main effects, with a
+    :class:`~polymodal.exceptions.PolymodalWarning`. ``n_components`` larger
+    than a modality's number of present training rows is an error.
 
     Parameters
     ----------
     n_components : int, default=8
         The common width every modality is projected to.
+    main_effects : bool, default=True
+        Output each modality's components before their product; False outputs
+        the product alone.
     projection : {"pca", "pls", "random"}, default="pca"
         How each block is projected; "pls" needs y.
+    sign_alignment : {"auto", "target", "reference"} or None, default="auto"
+        How the signs of the components are chosen (see
+        :class:`AverageFusion`); "target" needs y.
     random_state : int, RandomState instance or None, default=None
         Seeds the projections.
 
@@ -555,6 +698,8 @@ class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
     ----------
     projections_ : dict of str to estimator
         Each modality's fitted projection (see :class:`AverageFusion`).
+    component_signs_ : dict of str to ndarray
+        The sign, +1 or -1, each modality's components are multiplied by.
     n_features_in_ : int
         Total number of input features over the modalities.
     modality_names_in_ : ndarray of str
@@ -578,48 +723,113 @@ class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
     ...     masks={"note": [True, True, False, True]},
     ... )
     >>> fusion = ProductFusion(n_components=1).fit(blocks)
-    >>> fusion.transform(blocks).round(3).ravel()
-    array([ 1.225,  0.   , -1.   ,  1.225])
+    >>> fusion.get_feature_names_out()
+    array(['ct0', 'note0', 'ct0*note0'], dtype=object)
+    >>> fusion.transform(blocks).round(3)
+    array([[-1.   , -1.225,  1.225],
+           [ 1.   ,  0.   ,  0.   ],
+           [-1.   ,  0.   ,  0.   ],
+           [ 1.   ,  1.225,  1.225]])
     """
 
+    _parameter_constraints = {
+        **_ProjectedFusion._parameter_constraints,
+        "main_effects": ["boolean"],
+    }
     _padding = 1.0
     _padding_note = "padded with ones (the identity of the product)"
+    _params_before_alignment = {"main_effects": False}
 
-    def __init__(self, n_components=8, *, projection="pca", random_state=None):
+    def __init__(
+        self,
+        n_components=8,
+        *,
+        main_effects=True,
+        projection="pca",
+        sign_alignment="auto",
+        random_state=None,
+    ):
         self.n_components = n_components
+        self.main_effects = main_effects
         self.projection = projection
+        self.sign_alignment = sign_alignment
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Fit one projection per modality on its present rows.
+        """Fit one projection per modality on its present rows, and their signs.
 
         Parameters
         ----------
         X : ModalityBlocks or array-like of shape (n_samples, n_features)
             The blocks; a plain array is one modality.
         y : array-like of shape (n_samples,), default=None
-            The target; needed for ``projection="pls"`` only.
+            The target; needed for ``projection="pls"`` and
+            ``sign_alignment="target"``, and used by ``sign_alignment="auto"``.
 
         Returns
         -------
         self : ProductFusion
         """
         self._fit_projections(X, y)
-        self._n_features_out = self.n_components
+        self._n_features_out = len(self._factors()) * self.n_components
         return self
 
+    def _factors(self):
+        """The modalities of each output group; one modality has no product."""
+        names = list(self.projections_)
+        if not self.main_effects:
+            return [names]
+        return [[name] for name in names] + ([names] if len(names) > 1 else [])
+
     def _combine(self, components, blocks):
-        product = np.ones((len(blocks), self.n_components))
-        for name, values in components.items():
-            mask = blocks.masks[name]
-            product[mask] *= values[mask]
         empty = rows_without_modality(blocks)
         self._warn_empty_rows(
             blocks, empty, "the zero vector (the training mean of every component)"
         )
+        product = np.ones((len(blocks), self.n_components))
+        for name, values in components.items():
+            mask = blocks.masks[name]
+            if self.main_effects:
+                product[~mask] = 0.0
+            product[mask] *= values[mask]
         product[empty] = 0.0
-        return product
+        if not self.main_effects:
+            return product
+        main = []
+        for name, values in components.items():
+            main_effect = values.copy()
+            main_effect[:, self.projections_[name].scaler_.n_features_in_ :] = 0.0
+            main.append(main_effect)
+        return np.hstack(main + [product] * (len(main) > 1))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Only checked against the input seen in fit.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            With ``main_effects=True``, each modality's components
+            (``"ct0"``) then their products (``"ct0*note0"``); otherwise
+            ``"productfusion0"``, ``"productfusion1"``, ...
+        """
+        if not self.main_effects:
+            return super().get_feature_names_out(input_features)
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray(
+            [
+                "*".join(f"{name}{k}" for name in factor)
+                for factor in self._factors()
+                for k in range(self.n_components)
+            ],
+            dtype=object,
+        )
 
 
 class TensorFusion(_ProjectedFusion):
@@ -658,8 +868,12 @@ class TensorFusion(_ProjectedFusion):
     ``max_features`` is an error at fit, naming the width and the modalities;
     lower ``n_components``, or fuse fewer modalities.
 
-    **Projection.** As in :class:`AverageFusion`, fitted on each modality's
-    present training rows, then standardised. A block narrower than
+    **Projection and signs.** As in :class:`AverageFusion`, fitted on each
+    modality's present training rows, then standardised and multiplied by
+    ``component_signs_``. A linear head on the tensor is indifferent to the
+    signs (a flipped component flips its terms' coefficients); a tree's or a
+    kernel's splits are not, so the signs are aligned all the same. A block
+    narrower than
     ``n_components`` is used whole and contributes its own width (the outer
     product needs no common width), with a
     :class:`~polymodal.exceptions.PolymodalWarning`. ``n_components`` larger
@@ -673,6 +887,9 @@ class TensorFusion(_ProjectedFusion):
         The largest output width accepted.
     projection : {"pca", "pls", "random"}, default="pca"
         How each block is projected; "pls" needs y.
+    sign_alignment : {"auto", "target", "reference"} or None, default="auto"
+        How the signs of the components are chosen (see
+        :class:`AverageFusion`); "target" needs y.
     random_state : int, RandomState instance or None, default=None
         Seeds the projections.
 
@@ -680,6 +897,8 @@ class TensorFusion(_ProjectedFusion):
     ----------
     projections_ : dict of str to estimator
         Each modality's fitted projection (see :class:`AverageFusion`).
+    component_signs_ : dict of str to ndarray
+        The sign, +1 or -1, each modality's components are multiplied by.
     n_features_in_ : int
         Total number of input features over the modalities.
     modality_names_in_ : ndarray of str
@@ -719,11 +938,18 @@ class TensorFusion(_ProjectedFusion):
     _padding_note = "contributing fewer components to the outer product"
 
     def __init__(
-        self, n_components=4, *, max_features=10000, projection="pca", random_state=None
+        self,
+        n_components=4,
+        *,
+        max_features=10000,
+        projection="pca",
+        sign_alignment="auto",
+        random_state=None,
     ):
         self.n_components = n_components
         self.max_features = max_features
         self.projection = projection
+        self.sign_alignment = sign_alignment
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -735,7 +961,8 @@ class TensorFusion(_ProjectedFusion):
         X : ModalityBlocks or array-like of shape (n_samples, n_features)
             The blocks; a plain array is one modality.
         y : array-like of shape (n_samples,), default=None
-            The target; needed for ``projection="pls"`` only.
+            The target; needed for ``projection="pls"`` and
+            ``sign_alignment="target"``, and used by ``sign_alignment="auto"``.
 
         Returns
         -------

@@ -11,7 +11,6 @@ import numpy as np
 from scipy.special import logit
 from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import check_cv
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils.metadata_routing import (
@@ -491,19 +490,18 @@ def _check_target(estimator, y, n_samples, **kwargs):
 _WEIGHTED_PRESENT = "present (or only modalities of weight 0)"
 
 
-def _one_vs_rest_auc(y, proba, sample_weight):
-    """Macro ROC AUC over the classes with positive and negative weight.
+def log_odds(proba, floor=_PROBA_FLOOR):
+    """Probabilities as log-odds: shape (n,) for two classes, else (n, n_classes).
 
-    Where no class has both (all weight on one class), the AUC is undefined
-    and the modality scores chance, 0.5.
+    Two classes: :math:`\\log(p_1 / p_0)`. More: the centred log-probabilities
+    :math:`\\log p_k - \\frac{1}{K}\\sum_j \\log p_j`, the multinomial logits up to
+    a constant. Probabilities are clipped to ``[floor, 1 - floor]`` first.
     """
-    weight = np.ones(len(y)) if sample_weight is None else sample_weight
-    scores = []
-    for k in range(proba.shape[1]):
-        positive = y == k
-        if weight[positive].sum() > 0 and weight[~positive].sum() > 0:
-            scores.append(roc_auc_score(positive, proba[:, k], sample_weight=weight))
-    return float(np.mean(scores)) if scores else 0.5
+    proba = np.clip(proba, floor, 1 - floor)
+    if proba.shape[1] == 2:
+        return logit(proba[:, 1])
+    log_proba = np.log(proba)
+    return log_proba - log_proba.mean(axis=1, keepdims=True)
 
 
 class _ProbabilisticFusionClassifier(ClassifierMixin, _ModalityEnsemble):
@@ -608,8 +606,4 @@ class _ProbabilisticFusionClassifier(ClassifierMixin, _ModalityEnsemble):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        proba = np.clip(self.predict_proba(X), _PROBA_FLOOR, 1 - _PROBA_FLOOR)
-        if proba.shape[1] == 2:
-            return logit(proba[:, 1])
-        log_proba = np.log(proba)
-        return log_proba - log_proba.mean(axis=1, keepdims=True)
+        return log_odds(self.predict_proba(X))

@@ -23,9 +23,9 @@ from ._ensemble import (
     _by_modality,
     _check_target,
     _ModalityEnsemble,
-    _one_vs_rest_auc,
     _ProbabilisticFusionClassifier,
 )
+from ._weights import one_vs_rest_auc
 
 __all__ = ["LateFusionClassifier", "LateFusionRegressor"]
 
@@ -241,7 +241,7 @@ class LateFusionClassifier(_ProbabilisticFusionClassifier):
                 for test, output, classes in out_of_fold[name]:
                     proba[test] = self._global_proba(name, output, classes)
                 weight = routed.sample_weight
-                scores[name] = _one_vs_rest_auc(
+                scores[name] = one_vs_rest_auc(
                     y_encoded[mask], proba, None if weight is None else weight[mask]
                 )
             weights = self._learned_weights(scores, chance=0.5)

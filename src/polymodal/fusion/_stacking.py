@@ -1,6 +1,7 @@
 """Stacking over modalities: a meta-learner combines per-modality predictions."""
 
 import numpy as np
+from scipy.stats import chi2_contingency
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.metadata_routing import (
@@ -24,31 +25,62 @@ from ._ensemble import (
     _check_target,
     _ModalityEnsemble,
     _ProbabilisticFusionClassifier,
+    log_odds,
 )
 
 __all__ = ["StackingFusionClassifier"]
+
+# Log-odds of base probabilities clipped to [floor, 1 - floor], so that a
+# base classifier's certain votes (a forest's 0 or 1) stay within +-6.9
+# instead of outweighing every other modality.
+_LOG_ODDS_FLOOR = 1e-3
+# Significance of the test that lets a modality's presence column in.
+_PRESENCE_ALPHA = 0.05
 
 
 class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     """Stacking over modalities: a meta-learner combines per-modality predictions.
 
     Each modality's classifier is cross-validated on its present training
-    rows; its out-of-fold outputs (``stack_method``), plus one presence
-    indicator per modality, are the features of a meta-learner
-    (``final_estimator``) trained on all rows. The base classifiers are then
-    refitted on all their present rows for prediction. For row :math:`i`,
+    rows; its out-of-fold outputs (``stack_method``), plus the presence
+    indicators of the modalities whose absence tells about the class (see
+    ``presence``), are the features of a meta-learner (``final_estimator``)
+    trained on all rows. The base classifiers are then refitted on all their
+    present rows for prediction. For row :math:`i`,
 
     .. math::
 
-        z_i = [\\, g_1(i), \\dots, g_M(i),\\; p_{i1}, \\dots, p_{iM} \\,],
+        z_i = [\\, g_1(i), \\dots, g_M(i),\\; (p_{im})_{m \\in P} \\,],
         \\qquad P_i = h(z_i),
 
     where :math:`g_m(i)` is modality :math:`m`'s output (out-of-fold during
-    ``fit``), :math:`p_{im}` its presence and :math:`h` the meta-learner. With
-    ``stack_method="predict_proba"``, :math:`g_m(i)` is the probability of
-    ``classes_[1]`` for two classes, otherwise one probability per class of
-    ``classes_``; with ``"decision_function"``, the raw decision values
-    (useful for SVMs, whose calibration the meta-learner then learns).
+    ``fit``), :math:`p_{im}` its presence, :math:`P` the modalities whose
+    presence enters (``presence_modalities_``) and :math:`h` the meta-learner.
+    With ``stack_method="log_odds"`` (the default), :math:`g_m(i)` is the
+    log-odds of the modality's probabilities, :math:`\\log(p_1 / p_0)` for
+    two classes and the centred log-probabilities :math:`\\log p_k -
+    \\frac{1}{K}\\sum_j \\log p_j` for :math:`K > 2`, each probability
+    clipped to :math:`[10^{-3}, 1 - 10^{-3}]`: a linear meta-learner then adds
+    evidence on the scale where it adds up (the log-odds of independent
+    modalities sum under naive Bayes), while a probability squeezes a
+    confident modality into the same [0, 1] as an unsure one. A classifier
+    without ``predict_proba`` gives its decision values instead. With
+    ``"predict_proba"``, :math:`g_m(i)` is the probability of ``classes_[1]``
+    for two classes, otherwise one probability per class of ``classes_``;
+    with ``"decision_function"``, the raw decision values (useful for SVMs,
+    whose calibration the meta-learner then learns).
+
+    **Presence columns.** A presence indicator helps the meta-learner only
+    where a modality's absence is itself evidence about the class (a test
+    ordered for the sick); when modalities are missing at random it carries
+    no signal, and its coefficient is fitted to noise that reorders the test
+    rows. With ``presence="auto"``, modality :math:`m`'s indicator enters if
+    its presence and the class are dependent over the training rows: a
+    chi-squared test of independence on the presence × class table (with
+    Yates' correction for two classes) at :math:`p < 0.05 / M`, Bonferroni
+    over the :math:`M` modalities; a modality present (or absent) in every
+    training row has none. ``True`` puts every modality's indicator in,
+    ``False`` none.
 
     **No leakage.** The meta-learner never sees a base classifier's output on
     a row that classifier was trained on: during ``fit`` every :math:`g_m(i)`
@@ -56,9 +88,10 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     memorises its training rows gains no weight.
 
     **Absent modalities.** Where modality :math:`m` is absent, :math:`g_m(i)`
-    is filled with the training class prior (for probabilities) or with the
-    mean out-of-fold decision value of its present rows (for decision values),
-    and :math:`p_{im} = 0` lets the meta-learner tell "absent" from "typical".
+    is filled with the training class prior (its log-odds for ``"log_odds"``)
+    or with the mean out-of-fold decision value of its present rows (for
+    decision values); where its presence column enters, :math:`p_{im} = 0`
+    lets the meta-learner tell "absent" from "typical".
     A row with no modality present is predicted the training class prior
     (not the meta-learner's output on all-prior features), with a
     :class:`~polymodal.exceptions.MissingModalityWarning` naming the rows by
@@ -83,11 +116,17 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         which each modality keeps its present rows. A shuffling splitter
         should carry its own ``random_state``; the default folds are not
         shuffled, so the estimator is deterministic.
-    stack_method : {"predict_proba", "decision_function", "auto"}, \
-            default="predict_proba"
-        The base classifiers' output the meta-learner sees; "auto" takes
-        ``predict_proba`` where a classifier has it, ``decision_function``
-        otherwise.
+    stack_method : {"log_odds", "predict_proba", "decision_function", "auto"}, \
+            default="log_odds"
+        The base classifiers' output the meta-learner sees: the log-odds of
+        their probabilities (decision values for a classifier without
+        ``predict_proba``), the probabilities, or the decision values; "auto"
+        takes ``predict_proba`` where a classifier has it,
+        ``decision_function`` otherwise.
+    presence : "auto" or bool, default="auto"
+        Which modalities' presence indicators the meta-learner sees: "auto"
+        those whose presence depends on the class (see *Presence columns*),
+        True all, False none.
     n_jobs : int, default=None
         Number of fits (modalities and folds) run in parallel.
 
@@ -105,14 +144,18 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     modality_classes_ : dict of str to ndarray
         The classes present in each modality's training rows.
     stack_method_ : dict of str to str
-        The method used for each modality.
+        The output used for each modality: ``"log_odds"``,
+        ``"predict_proba"`` or ``"decision_function"``.
+    presence_modalities_ : list of str
+        The modalities whose presence indicator the meta-learner sees.
     fill_values_ : dict of str to ndarray
         The meta-features written where a modality is absent.
     final_estimator_ : estimator
         The fitted meta-learner; it predicts indices into ``classes_``.
     meta_feature_names_ : ndarray of str
-        Names of the meta-learner's input columns: ``<modality>__proba_<class>``
-        or ``<modality>__decision[_<class>]``, then ``presence__<modality>``.
+        Names of the meta-learner's input columns:
+        ``<modality>__log_odds_<class>``, ``<modality>__proba_<class>`` or
+        ``<modality>__decision[_<class>]``, then ``presence__<modality>``.
     n_features_in_ : int
         Total number of input features over the modalities.
     modality_names_in_ : ndarray of str
@@ -139,8 +182,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     ... )
     >>> clf = StackingFusionClassifier(cv=3).fit(blocks, y)
     >>> clf.meta_feature_names_
-    array(['clinical__proba_1', 'note__proba_1', 'presence__clinical',
-           'presence__note'], dtype=object)
+    array(['clinical__log_odds_1', 'note__log_odds_1'], dtype=object)
     >>> clf.predict_proba(blocks).shape
     (60, 2)
     """
@@ -148,7 +190,10 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     _parameter_constraints = {
         **_ModalityEnsemble._parameter_constraints,
         "final_estimator": [HasMethods(["fit"]), None],
-        "stack_method": [StrOptions({"predict_proba", "decision_function", "auto"})],
+        "stack_method": [
+            StrOptions({"log_odds", "predict_proba", "decision_function", "auto"})
+        ],
+        "presence": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -158,7 +203,8 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         estimators=None,
         final_estimator=None,
         cv=5,
-        stack_method="predict_proba",
+        stack_method="log_odds",
+        presence="auto",
         n_jobs=None,
     ):
         self.estimator = estimator
@@ -166,6 +212,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         self.final_estimator = final_estimator
         self.cv = cv
         self.stack_method = stack_method
+        self.presence = presence
         self.n_jobs = n_jobs
 
     def _final_template(self):
@@ -177,6 +224,12 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
 
     def _resolve_stack_method(self, name, estimator):
         method = self.stack_method
+        if method == "log_odds":
+            return (
+                "log_odds"
+                if hasattr(estimator, "predict_proba")
+                else "decision_function"
+            )
         if method == "auto":
             method = (
                 "predict_proba"
@@ -238,7 +291,14 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         )
         y_encoded, targets = self._encode_target(blocks, y, routed)
         out_of_fold = self._fit_modalities(
-            blocks, targets, routed, estimators, methods=self.stack_method_
+            blocks,
+            targets,
+            routed,
+            estimators,
+            methods={
+                name: _estimator_method(stack)
+                for name, stack in self.stack_method_.items()
+            },
         )
         outputs, self.fill_values_ = {}, {}
         for name in blocks.names:
@@ -248,20 +308,45 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
             for test, output, classes in out_of_fold[name]:
                 values[test] = self._stack_features(name, output, classes)
             outputs[name] = (rows, values)
-            if self.stack_method_[name] != "predict_proba":
+            if self.stack_method_[name] == "decision_function":
                 self.fill_values_[name] = values.mean(axis=0)
+            elif self.stack_method_[name] == "log_odds":
+                self.fill_values_[name] = np.atleast_1d(
+                    log_odds(self.class_prior_[None, :], _LOG_ODDS_FLOOR)[0]
+                )
             elif len(self.classes_) == 2:
                 self.fill_values_[name] = self.class_prior_[1:]
             else:
                 self.fill_values_[name] = self.class_prior_
+        self.presence_modalities_ = self._presence_modalities(blocks, y_encoded)
         self.meta_feature_names_ = self._meta_feature_names(blocks.names)
         self.final_estimator_ = final_estimator.fit(
             self._meta_features(blocks, outputs), y_encoded, **routed.final
         )
         return self
 
+    def _presence_modalities(self, blocks, y_encoded):
+        """The modalities whose presence indicator enters, by ``presence``."""
+        if self.presence != "auto":
+            return list(blocks.names) if self.presence else []
+        informative = []
+        for name in blocks.names:
+            mask = blocks.masks[name]
+            if mask.all() or not mask.any():
+                continue
+            table = np.array(
+                [
+                    np.bincount(y_encoded[rows], minlength=len(self.classes_))
+                    for rows in (mask, ~mask)
+                ]
+            )
+            table = table[:, table.sum(axis=0) > 0]
+            if chi2_contingency(table).pvalue < _PRESENCE_ALPHA / len(blocks.names):
+                informative.append(name)
+        return informative
+
     def _stack_width(self, name):
-        if self.stack_method_[name] == "predict_proba":
+        if self.stack_method_[name] in ("predict_proba", "log_odds"):
             return 1 if len(self.classes_) == 2 else len(self.classes_)
         n_local = len(self.modality_classes_[name])
         return 1 if n_local == 2 else n_local
@@ -272,6 +357,9 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         if self.stack_method_[name] == "predict_proba":
             proba = self._global_proba(name, output, estimator_classes)
             return proba[:, 1:] if len(self.classes_) == 2 else proba
+        if self.stack_method_[name] == "log_odds":
+            proba = self._global_proba(name, output, estimator_classes)
+            return log_odds(proba, _LOG_ODDS_FLOOR).reshape(len(proba), -1)
         if len(estimator_classes) != n_local:
             raise ValueError(
                 f"Modality {name!r}: a training fold of the cross-validation lacks "
@@ -283,11 +371,13 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
     def _meta_feature_names(self, names):
         columns = []
         for name in names:
-            if self.stack_method_[name] == "predict_proba":
+            stack = self.stack_method_[name]
+            if stack in ("predict_proba", "log_odds"):
                 classes = (
                     self.classes_[1:] if len(self.classes_) == 2 else self.classes_
                 )
-                columns += [f"{name}__proba_{label}" for label in classes]
+                output = "proba" if stack == "predict_proba" else "log_odds"
+                columns += [f"{name}__{output}_{label}" for label in classes]
             elif self._stack_width(name) == 1:
                 columns.append(f"{name}__decision")
             else:
@@ -295,7 +385,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
                     f"{name}__decision_{label}"
                     for label in self.modality_classes_[name]
                 ]
-        columns += [f"presence__{name}" for name in names]
+        columns += [f"presence__{name}" for name in self.presence_modalities_]
         return np.asarray(columns, dtype=object)
 
     def _meta_features(self, blocks, outputs):
@@ -306,11 +396,8 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
                 rows, values = outputs[name]
                 part[rows] = values
             parts.append(part)
-        parts.append(
-            np.column_stack([blocks.masks[name] for name in blocks.names]).astype(
-                np.float64
-            )
-        )
+        for name in self.presence_modalities_:
+            parts.append(blocks.masks[name][:, None].astype(np.float64))
         return np.hstack(parts)
 
     def predict_proba(self, X):
@@ -332,7 +419,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         outputs = {}
         for name in blocks.names:
             rows, output, estimator = self._modality_output(
-                blocks, name, self.stack_method_[name]
+                blocks, name, _estimator_method(self.stack_method_[name])
             )
             if output is not None:
                 features = self._stack_features(name, output, estimator.classes_)
@@ -357,3 +444,17 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
         return router
+
+    def __setstate__(self, state):
+        # A stacking classifier saved before presence columns were chosen gave
+        # the meta-learner every modality's; it keeps doing so.
+        if "presence" not in state:
+            state = {**state, "presence": True}
+            if "modality_names_in_" in state:
+                state["presence_modalities_"] = list(state["modality_names_in_"])
+        super().__setstate__(state)
+
+
+def _estimator_method(stack_method):
+    """The base classifier's method behind a stacked output."""
+    return "predict_proba" if stack_method == "log_odds" else stack_method

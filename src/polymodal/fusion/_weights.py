@@ -4,10 +4,11 @@ import warnings
 from numbers import Real
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from ..exceptions import PolymodalWarning
 
-__all__ = ["check_weights", "fixed_weights", "skill_weights"]
+__all__ = ["check_weights", "fixed_weights", "one_vs_rest_auc", "skill_weights"]
 
 
 def check_weights(weights, modality_names):
@@ -116,3 +117,18 @@ def skill_weights(scores, chance, *, stacklevel=2):
         )
         return dict.fromkeys(scores, 1.0 / len(scores))
     return {name: value / total for name, value in skill.items()}
+
+
+def one_vs_rest_auc(y, proba, sample_weight):
+    """Macro ROC AUC over the classes with positive and negative weight.
+
+    Where no class has both (all weight on one class), the AUC is undefined
+    and the modality scores chance, 0.5.
+    """
+    weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    scores = []
+    for k in range(proba.shape[1]):
+        positive = y == k
+        if weight[positive].sum() > 0 and weight[~positive].sum() > 0:
+            scores.append(roc_auc_score(positive, proba[:, k], sample_weight=weight))
+    return float(np.mean(scores)) if scores else 0.5
