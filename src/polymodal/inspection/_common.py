@@ -126,10 +126,15 @@ def chance_estimator(estimator):
     return DummyRegressor(strategy="mean")
 
 
+def fit_fold(estimator, X, y, train, test):
+    """A clone fitted on the training rows, and the test rows' ``X`` and ``y``."""
+    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
+    return fitted, _safe_indexing(X, test), y[test]
+
+
 def fit_and_score(estimator, X, y, train, test, scorer):
     """Fit a clone on the training rows and score it on the test rows."""
-    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
-    return float(scorer(fitted, _safe_indexing(X, test), y[test]))
+    return float(scorer(*fit_fold(estimator, X, y, train, test)))
 
 
 def modality_columns(estimator, union_name, X, caller):

@@ -4,19 +4,19 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import cross_validate
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._optional import import_plotting
-from ..utils._sklearn_compat import _safe_indexing, validate_params
+from ..utils._optional import plot_axes
+from ..utils._sklearn_compat import validate_params
 from ._common import (
     chance_estimator,
     check_data,
     check_multimodal_pipeline,
     check_positive_int,
     check_single_scoring,
+    fit_fold,
     make_splits,
     modality_columns,
     remove_cells,
@@ -177,8 +177,7 @@ def missing_modality_curve(
 
 def _curve_fold(estimator, X, y, train, test, scorer, columns, rates, n_repeats, seed):
     """Scores of one fitted fold at each rate (rows) and repeat (columns)."""
-    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
-    X_test, y_test = _safe_indexing(X, test), y[test]
+    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test)
     rng = np.random.RandomState(seed)
     scores = np.empty((len(rates), n_repeats))
     for repeat in range(n_repeats):
@@ -255,9 +254,7 @@ class MissingModalityCurve:
         -------
         matplotlib Axes
         """
-        plt = import_plotting("matplotlib.pyplot", "MissingModalityCurve.plot")
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = plot_axes(ax, "MissingModalityCurve.plot")
         ax.errorbar(
             self.rates,
             self.scores_mean,

@@ -6,12 +6,11 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._optional import import_plotting
-from ..utils._sklearn_compat import _safe_indexing, validate_params
+from ..utils._optional import plot_axes
+from ..utils._sklearn_compat import validate_params
 from ._common import (
     chance_estimator,
     check_data,
@@ -19,6 +18,7 @@ from ._common import (
     check_positive_int,
     check_single_scoring,
     fit_and_score,
+    fit_fold,
     make_splits,
     modality_columns,
     permute_rows,
@@ -311,8 +311,7 @@ def _sampled_shapley(modalities, scores, orderings):
 
 def _permutation_fold(estimator, X, y, train, test, scorer, columns, n_repeats, seed):
     """One fit on the training rows; score losses of shuffling each modality."""
-    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
-    X_test, y_test = _safe_indexing(X, test), y[test]
+    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test)
     baseline = float(scorer(fitted, X_test, y_test))
     rng = np.random.RandomState(seed)
     losses = np.empty((len(columns), n_repeats))
@@ -405,9 +404,7 @@ class ModalityImportance:
         -------
         matplotlib Axes
         """
-        plt = import_plotting("matplotlib.pyplot", "ModalityImportance.plot")
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = plot_axes(ax, "ModalityImportance.plot")
         # Largest at the top: barh draws the first row at the bottom.
         frame = self.to_frame().iloc[::-1]
         ax.barh(

@@ -19,6 +19,7 @@ import inspect
 import io
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.base import BaseEstimator
@@ -38,6 +39,11 @@ __all__ = [
     "XGBoostRecord",
 ]
 
+# The stand-ins below are plain records: skops stores and builds them by their
+# attributes, and the reader tells one from another by its class. Compared by
+# identity, as the reader's memo of restored objects expects.
+_record = dataclass(eq=False)
+
 #: The skorch nets stored through their parameter files, by name. Never trusted
 #: as skops types: unpickling is how a skorch net restores its own state.
 SKORCH_NETS = (
@@ -50,6 +56,7 @@ class NeedsPickle(Exception):
     """The estimator holds state that the safe format cannot store."""
 
 
+@_record
 class SkorchNetRecord:
     """Stands in for a fitted skorch net inside the skops part of the archive.
 
@@ -60,21 +67,21 @@ class SkorchNetRecord:
     that ``save_params`` does not write.
     """
 
-    def __init__(self, net_class, params, tensor_params, attributes, member):
-        self.net_class = net_class
-        self.params = params
-        self.tensor_params = tensor_params
-        self.attributes = attributes
-        self.member = member
+    net_class: str
+    params: dict
+    tensor_params: list
+    attributes: dict
+    member: str
 
 
+@_record
 class TorchStateRecord:
     """Stands in for a ``{name: tensor}`` dict; ``member`` holds the tensors."""
 
-    def __init__(self, member):
-        self.member = member
+    member: str
 
 
+@_record
 class XGBoostRecord:
     """Stands in for an xgboost ``Booster``; ``member`` holds its JSON model.
 
@@ -82,11 +89,11 @@ class XGBoostRecord:
     the JSON model does not record.
     """
 
-    def __init__(self, member, nthread):
-        self.member = member
-        self.nthread = nthread
+    member: str
+    nthread: int | None
 
 
+@_record
 class NeighborsTreeRecord:
     """Stands in for the ``KDTree`` or ``BallTree`` of a neighbours model.
 
@@ -95,14 +102,14 @@ class NeighborsTreeRecord:
     build it again at load.
     """
 
-    def __init__(self, kind, data, leaf_size, metric, metric_params):
-        self.kind = kind
-        self.data = data
-        self.leaf_size = leaf_size
-        self.metric = metric
-        self.metric_params = metric_params
+    kind: str
+    data: object
+    leaf_size: int
+    metric: object
+    metric_params: dict
 
 
+@_record
 class Rebuilt:
     """An object whose pickling state held torch state, with it replaced.
 
@@ -110,9 +117,8 @@ class Rebuilt:
     ``__setstate__``, as unpickling does, once the torch state is read back.
     """
 
-    def __init__(self, cls, state):
-        self.cls = cls
-        self.state = state
+    cls: type
+    state: object
 
 
 _XGBOOST_BOOSTER = "xgboost.core.Booster"

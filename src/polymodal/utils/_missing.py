@@ -65,24 +65,18 @@ def warn_fused_rows_without_modality(
     given : str
         What the fusion outputs for those rows ("the training means of every
         block").
-    empty : ndarray of bool, default=None
-        The rows to name; None means :func:`rows_without_modality`.
-    which : str, default="present"
-        Which modalities count, for the message.
-    stacklevel : int, default=2
-        As in :func:`warnings.warn`, counted from the caller.
+    empty, which, stacklevel
+        As in :func:`warn_predicted_rows_without_modality`.
     """
-    if empty is None:
-        empty = rows_without_modality(blocks)
-    warn_rows_without_modality(
-        empty,
+    _warn_blocks(
+        blocks,
         f"{type(fusion).__name__} gives them {given}, so the head's predictions "
         "for them rest on no observed data; as the last step, "
         f"{_FINAL_STEPS} predict the training prior or mean for such rows "
         "instead",
-        which=which,
-        index=blocks.index,
-        stacklevel=stacklevel + 1,
+        empty,
+        which,
+        stacklevel + 1,
     )
 
 
@@ -104,11 +98,18 @@ def warn_predicted_rows_without_modality(
     stacklevel : int, default=2
         As in :func:`warnings.warn`, counted from the caller.
     """
+    _warn_blocks(
+        blocks, f"they are predicted the {fallback}", empty, which, stacklevel + 1
+    )
+
+
+def _warn_blocks(blocks, consequence, empty, which, stacklevel):
+    """Name the rows of ``blocks`` without a modality and what befalls them."""
     if empty is None:
         empty = rows_without_modality(blocks)
     warn_rows_without_modality(
         empty,
-        f"they are predicted the {fallback}",
+        consequence,
         which=which,
         index=blocks.index,
         stacklevel=stacklevel + 1,

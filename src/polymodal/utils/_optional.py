@@ -61,3 +61,26 @@ def import_plotting(module, needed_for):
     return import_optional(
         module, extra="plot", needed_for=needed_for, package="matplotlib"
     )
+
+
+def plot_axes(ax, needed_for):
+    """``ax``, or the Axes of a new matplotlib figure when ``ax`` is None.
+
+    matplotlib is imported either way, so that a plot method without it
+    fails with the install hint whatever ``ax`` it was given.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes or None
+        The caller's ``ax`` argument.
+    needed_for : str
+        The method that draws, for the message ("ModalityImportance.plot").
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    plt = import_plotting("matplotlib.pyplot", needed_for)
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
