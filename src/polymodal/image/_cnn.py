@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._sklearn_compat import (
@@ -16,9 +15,9 @@ from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
     _check_feature_names_in,
-    _fit_context,
 )
 from ..utils._torch import import_torch, resolve_device, torch_seed, torch_seeded
+from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
 
 __all__ = ["CNNEmbedder"]
@@ -26,7 +25,7 @@ __all__ = ["CNNEmbedder"]
 _NAME = "CNNEmbedder"
 
 
-class CNNEmbedder(TransformerMixin, BaseEstimator):
+class CNNEmbedder(ImageBlockMixin, ModalityTransformer):
     """Embed each image of an (n, C, H, W) block with a convolutional network.
 
     The network runs in evaluation mode under :func:`torch.no_grad`, in
@@ -155,22 +154,45 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Build or copy the network, load the weights and check the layer.
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: ``cnn0``, ``cnn1``, ...
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images; only their shape is used.
-        y : None
-            Ignored.
+        input_features : array-like of str or None, default=None
+            Ignored apart from its length, which must be the channel count
+            ``n_features_in_`` when given.
 
         Returns
         -------
-        self : CNNEmbedder
-            The fitted embedder.
+        feature_names_out : ndarray of str objects
         """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        return np.asarray([f"cnn{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    def __getstate__(self):
+        # The architecture is rebuilt from the parameters on loading; only the
+        # weights travel, as CPU tensors, so a GPU fit loads without CUDA.
+        state = dict(super().__getstate__())
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {
+                key: value.detach().cpu() for key, value in module.state_dict().items()
+            }
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            module = self._new_module()
+            module.load_state_dict(module_state)
+            self.module_ = module.eval()
+
+    def _fit(self, X):
+        """Build or copy the network, load the weights and check the layer."""
         torch = import_torch(_NAME)
         device = resolve_device(self.device, _NAME)
         images = self._validated_images(X, reset=True)
@@ -188,25 +210,15 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
         # reports a wrong layer name or a too-small image at fit, not later.
         blank = torch.zeros((1, *images.shape[1:]), device=device)
         self.embedding_dim_ = self._embed(blank).shape[1]
-        return self
+        return images
 
-    def transform(self, X):
-        """Embed every present image of the block.
+    def _read(self, X):
+        return self._validated_images(X, reset=False)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images; all-NaN images mark absent rows.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_samples, `embedding_dim_`), dtype float32
-            One row per image; all-NaN for the absent rows.
-        """
-        check_is_fitted(self)
+    def _output(self, images):
+        """Embed every present image of the block."""
         torch = import_torch(_NAME)
         device = resolve_device(self.device, _NAME)
-        images = self._validated_images(X, reset=False)
         present = np.flatnonzero(~np.isnan(images.reshape(len(images), -1)).all(axis=1))
         output = np.full((len(images), self.embedding_dim_), np.nan, dtype=np.float32)
         self.module_.to(device)
@@ -230,50 +242,6 @@ class CNNEmbedder(TransformerMixin, BaseEstimator):
                     file=sys.stderr,
                 )
         return output
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the output features: ``cnn0``, ``cnn1``, ...
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Ignored apart from its length, which must be the channel count
-            ``n_features_in_`` when given.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        return np.asarray([f"cnn{i}" for i in range(self.embedding_dim_)], dtype=object)
-
-    def __sklearn_tags__(self):
-        # An N-D block, not a 2-D table: scikit-learn's numeric-table checks do
-        # not apply, as for ImagePreprocessor.
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags
-
-    def __getstate__(self):
-        # The architecture is rebuilt from the parameters on loading; only the
-        # weights travel, as CPU tensors, so a GPU fit loads without CUDA.
-        state = dict(super().__getstate__())
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {
-                key: value.detach().cpu() for key, value in module.state_dict().items()
-            }
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        module_state = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if module_state is not None:
-            module = self._new_module()
-            module.load_state_dict(module_state)
-            self.module_ = module.eval()
 
     def _new_module(self):
         """A fresh copy of the network for ``n_features_in_`` channels."""

@@ -6,12 +6,13 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy import stats
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._optional import import_optional
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
+from ._io import checked_pair
 
 __all__ = ["ImageFeatures"]
 
@@ -43,7 +44,7 @@ class _Plan:
     lbp_radius: float
 
 
-class ImageFeatures(TransformerMixin, BaseEstimator):
+class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     """Radiomics-style intensity, texture and shape features of each image.
 
     Takes the (n, C, H, W) block of :class:`ImageLoader` or
@@ -140,9 +141,10 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
     level does not flip a pattern; its histogram sums to 1. The HOG uses
     L2-Hys block normalisation on the unquantised image.
 
-    Every feature of a row depends on that image alone (and on
-    ``intensity_range_``), so transforming one image gives the same row as
-    transforming it in a batch.
+    The output is a float64 array with one column per name of
+    :meth:`get_feature_names_out`, in that order. Every feature of a row
+    depends on that image alone (and on ``intensity_range_``), so
+    transforming one image gives the same row as transforming it in a batch.
 
     An all-NaN image, the absent-row protocol of
     :class:`polymodal.MultimodalUnion`, gives an all-NaN row, and ``fit``
@@ -209,90 +211,6 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         self.lbp_radius = lbp_radius
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters and images; learn the intensity range.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images; all-NaN images are absent and ignored.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ImageFeatures
-            The fitted transformer.
-        """
-        plan = self._plan()
-        images = self._images(X, reset=True)
-        present = ~_absent_rows(images)
-        if not present.any():
-            raise ValueError(
-                "ImageFeatures: every training image is all-NaN (absent), so "
-                "there is nothing to fit; give it at least one present image."
-            )
-        _check_image_size(images.shape[2:], plan)
-        channels = images.shape[1]
-        if self.intensity_range == "fit":
-            low = np.full(channels, np.inf)
-            high = np.full(channels, -np.inf)
-            for row in np.flatnonzero(present):
-                image = images[row]
-                low = np.minimum(low, image.min(axis=(1, 2)))
-                high = np.maximum(high, image.max(axis=(1, 2)))
-            self.intensity_range_ = np.column_stack([low, high])
-        elif self.intensity_range == "image":
-            self.intensity_range_ = None
-        else:
-            self.intensity_range_ = np.tile(self._fixed_range(), (channels, 1))
-        self.image_shape_ = tuple(int(side) for side in images.shape[1:])
-        return self
-
-    def transform(self, X):
-        """Compute the features of every image of the block.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images.
-
-        Returns
-        -------
-        features : ndarray of shape (n_samples, n_features_out), dtype float64
-            One row per image, in the order of :meth:`get_feature_names_out`;
-            all-NaN rows for all-NaN images.
-        """
-        check_is_fitted(self)
-        plan = self._plan()
-        images = self._images(X, reset=False)
-        if "hog" in plan.families and images.shape[1:] != self.image_shape_:
-            raise ValueError(
-                "ImageFeatures was fitted on images of shape (C, H, W) = "
-                f"{self.image_shape_}; got {images.shape[1:]}. The number of HOG "
-                "features depends on the image size: resize the images to one "
-                "size, e.g. ImageLoader(size=...) or ImagePreprocessor(size=...)."
-            )
-        _check_image_size(images.shape[2:], plan)
-        width = len(self.get_feature_names_out())
-        output = np.full((len(images), width), np.nan)
-        rows = np.flatnonzero(~_absent_rows(images))
-        if len(rows) == 0:
-            return output
-        n_chunks = min(effective_n_jobs(self.n_jobs), len(rows))
-        if n_chunks <= 1:
-            output[rows] = _rows_features(images, rows, self.intensity_range_, plan)
-        else:
-            chunks = np.array_split(rows, n_chunks)
-            values = Parallel(n_jobs=self.n_jobs)(
-                delayed(_rows_features)(images, chunk, self.intensity_range_, plan)
-                for chunk in chunks
-            )
-            for chunk, value in zip(chunks, values):
-                output[chunk] = value
-        return output
-
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns, e.g. ``first_order_mean`` or ``hog_17``.
 
@@ -331,12 +249,64 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
             ]
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
-        # An N-D block, not a 2-D table: scikit-learn's numeric-table checks do
-        # not apply, as for ImagePreprocessor.
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags
+    def _fit(self, X):
+        """Check the parameters and images; learn the intensity range."""
+        plan = self._plan()
+        images = self._images(X, reset=True)
+        present = ~_absent_rows(images)
+        if not present.any():
+            raise ValueError(
+                "ImageFeatures: every training image is all-NaN (absent), so "
+                "there is nothing to fit; give it at least one present image."
+            )
+        _check_image_size(images.shape[2:], plan)
+        channels = images.shape[1]
+        if self.intensity_range == "fit":
+            low = np.full(channels, np.inf)
+            high = np.full(channels, -np.inf)
+            for row in np.flatnonzero(present):
+                image = images[row]
+                low = np.minimum(low, image.min(axis=(1, 2)))
+                high = np.maximum(high, image.max(axis=(1, 2)))
+            self.intensity_range_ = np.column_stack([low, high])
+        elif self.intensity_range == "image":
+            self.intensity_range_ = None
+        else:
+            self.intensity_range_ = np.tile(self._fixed_range(), (channels, 1))
+        self.image_shape_ = tuple(int(side) for side in images.shape[1:])
+        return plan, images
+
+    def _read(self, X):
+        return self._plan(), self._images(X, reset=False)
+
+    def _output(self, read):
+        """The features of every image of the block."""
+        plan, images = read
+        if "hog" in plan.families and images.shape[1:] != self.image_shape_:
+            raise ValueError(
+                "ImageFeatures was fitted on images of shape (C, H, W) = "
+                f"{self.image_shape_}; got {images.shape[1:]}. The number of HOG "
+                "features depends on the image size: resize the images to one "
+                "size, e.g. ImageLoader(size=...) or ImagePreprocessor(size=...)."
+            )
+        _check_image_size(images.shape[2:], plan)
+        width = len(self.get_feature_names_out())
+        output = np.full((len(images), width), np.nan)
+        rows = np.flatnonzero(~_absent_rows(images))
+        if len(rows) == 0:
+            return output
+        n_chunks = min(effective_n_jobs(self.n_jobs), len(rows))
+        if n_chunks <= 1:
+            output[rows] = _rows_features(images, rows, self.intensity_range_, plan)
+        else:
+            chunks = np.array_split(rows, n_chunks)
+            values = Parallel(n_jobs=self.n_jobs)(
+                delayed(_rows_features)(images, chunk, self.intensity_range_, plan)
+                for chunk in chunks
+            )
+            for chunk, value in zip(chunks, values):
+                output[chunk] = value
+        return output
 
     def _images(self, X, *, reset):
         """``X`` as a float (n, C, H, W) array, checked against the fit."""
@@ -416,8 +386,12 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
             distances=distances,
             angles=angles,
             orientations=int(self.orientations),
-            pixels_per_cell=_pair(self.pixels_per_cell, "pixels_per_cell"),
-            cells_per_block=_pair(self.cells_per_block, "cells_per_block"),
+            pixels_per_cell=checked_pair(
+                self.pixels_per_cell, "pixels_per_cell", "ImageFeatures"
+            ),
+            cells_per_block=checked_pair(
+                self.cells_per_block, "cells_per_block", "ImageFeatures"
+            ),
             lbp_points=int(self.lbp_points),
             lbp_radius=float(self.lbp_radius),
         )
@@ -436,22 +410,6 @@ def _numbers(values, parameter, kind):
             f"{expected}; got {values!r}."
         )
     return tuple(kind(value) for value in array)
-
-
-def _pair(value, parameter):
-    pair = (value, value) if isinstance(value, Integral) else value
-    if not (
-        len(pair) == 2
-        and all(
-            isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
-            for side in pair
-        )
-    ):
-        raise ValueError(
-            f"The '{parameter}' parameter of ImageFeatures must be an int >= 1 or "
-            f"a tuple of two ints >= 1; got {value!r}."
-        )
-    return tuple(int(side) for side in pair)
 
 
 def _absent_rows(images):

@@ -1,13 +1,14 @@
 """Reading image files (Pillow, DICOM, NIfTI) into float arrays, shared by loaders."""
 
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from ..utils._optional import import_optional
 
-__all__ = ["ImageReadError", "read_image_file", "resize"]
+__all__ = ["ImageReadError", "checked_pair", "read_image_file", "resize"]
 _DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 # Pillow modes that already hold one grayscale channel; anything else (RGB, palette,
@@ -82,6 +83,33 @@ def read_image_file(path, label, *, color="gray", window=None, nifti_slice="midd
     if color == "rgb" and image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return image
+
+
+def checked_pair(value, parameter, owner, *, optional=False):
+    """A (height, width) parameter of ``owner`` as a tuple of two ints.
+
+    An int is a square side. With ``optional``, None is accepted and returned;
+    anything but an int >= 1 or a pair of them is a ValueError.
+    """
+    if optional and value is None:
+        return None
+    pair = (value, value) if isinstance(value, Integral) else value
+    if not (
+        len(pair) == 2
+        and all(
+            isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
+            for side in pair
+        )
+    ):
+        accepted = (
+            "an int >= 1, a tuple of two ints >= 1 (height, width) or None"
+            if optional
+            else "an int >= 1 or a tuple of two ints >= 1"
+        )
+        raise ValueError(
+            f"The '{parameter}' parameter of {owner} must be {accepted}; got {value!r}."
+        )
+    return tuple(int(side) for side in pair)
 
 
 def resize(image, size):

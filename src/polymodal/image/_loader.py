@@ -5,12 +5,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from ..utils._columns import OneStringColumnMixin, column_cells
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ._io import ImageReadError, read_image_file, resize
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ModalityTransformer
+from ._io import ImageReadError, checked_pair, read_image_file, resize
 
 __all__ = ["ImageLoader"]
 
@@ -27,7 +26,7 @@ _CHANNEL_COUNTS = (1, 3, 4)
 
 
 class ImageLoader(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """Load a column of image files or arrays into a block of shape (n, C, H, W).
 
@@ -157,55 +156,25 @@ class ImageLoader(
         self.nifti_slice = nifti_slice
         self.on_error = on_error
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters and that ``X`` is a column of images.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of image paths or arrays.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ImageLoader
-            The fitted loader.
-        """
-        self._shape_and_window()
-        _, cells = _image_cells(X)
-        if not cells:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by ImageLoader."
-            )
+    def _fit(self, X):
+        size, window, labels, cells = self._read(X)
+        self._check_n_samples(len(cells))
         self.n_features_in_ = 1
-        return self
+        return size, window, labels, cells
 
-    def transform(self, X):
-        """Read every image of the column into one block.
+    def _read(self, X):
+        """The checked ``size`` and ``dicom_window``, then the labels and cells."""
+        return (*self._shape_and_window(), *_image_cells(X))
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of image paths or arrays.
-
-        Returns
-        -------
-        images : ndarray of shape (n_samples, C, H, W), dtype float32
-            ``C`` is 1 for ``color="gray"`` and 3 for ``color="rgb"``; all-NaN
-            rows for unreadable images under ``on_error="missing"``.
-        """
-        check_is_fitted(self)
-        size, window = self._shape_and_window()
-        labels, cells = _image_cells(X)
+    def _output(self, read):
+        """Read every image of the column into one block."""
+        size, window, labels, cells = read
         channels = 1 if self.color == "gray" else 3
         output = None
         failed = []
         for row, (label, cell) in enumerate(zip(labels, cells)):
             try:
-                image = self._read(cell, label, window)
+                image = self._read_cell(cell, label, window)
             except ImageReadError:
                 if self.on_error == "raise":
                     raise
@@ -237,20 +206,7 @@ class ImageLoader(
 
     def _shape_and_window(self):
         """Check ``size`` and ``dicom_window``; return them as tuples or None."""
-        size = self.size
-        if isinstance(size, Integral):
-            size = (size, size)
-        elif size is not None and not (
-            len(size) == 2
-            and all(
-                isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
-                for side in size
-            )
-        ):
-            raise ValueError(
-                "The 'size' parameter of ImageLoader must be an int >= 1, a tuple "
-                f"of two ints >= 1 (height, width) or None; got {self.size!r}."
-            )
+        size = checked_pair(self.size, "size", "ImageLoader", optional=True)
         window = _WINDOWS.get(self.dicom_window, self.dicom_window)
         if window is not None and not (
             len(window) == 2
@@ -265,9 +221,9 @@ class ImageLoader(
                 "'mediastinum', 'bone', a tuple (center, width) of numbers with "
                 f"width >= 1, or None; got {self.dicom_window!r}."
             )
-        return (None if size is None else tuple(size)), window
+        return size, window
 
-    def _read(self, cell, label, window):
+    def _read_cell(self, cell, label, window):
         """One cell as a float array of shape (C, H, W)."""
         if isinstance(cell, (str, os.PathLike)):
             image = read_image_file(

@@ -3,17 +3,18 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
-from ._io import resize
+from ._io import checked_pair, resize
 
 __all__ = ["ImagePreprocessor"]
 
 
-class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class ImagePreprocessor(
+    ImageBlockMixin, ModalityTransformer, auto_wrap_output_keys=None
+):
     """Crop, resize, clip and normalise each image of an (n, C, H, W) block.
 
     Every step works on one image at a time and learns nothing from the other
@@ -85,40 +86,14 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.normalize = normalize
         self.clip = clip
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters and that ``X`` is a block of images.
+    def _fit(self, X):
+        size, clip = self._checked_size_and_clip()
+        images = _images(X)
+        self.n_features_in_ = images.shape[1]
+        return size, clip, images
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ImagePreprocessor
-            The fitted preprocessor.
-        """
-        self._checked_size_and_clip()
-        self.n_features_in_ = _images(X).shape[1]
-        return self
-
-    def transform(self, X):
-        """Preprocess every image of the block.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, C, H, W)
-            The images.
-
-        Returns
-        -------
-        images : ndarray of shape (n_samples, C, H', W'), dtype float32
-            ``(H', W')`` is ``size``, or ``(H, W)`` when ``size`` is None.
-        """
-        check_is_fitted(self)
+    def _read(self, X):
+        """The checked ``size`` and ``clip``, then the images, as in ``fit``."""
         size, clip = self._checked_size_and_clip()
         images = _images(X)
         if images.shape[1] != self.n_features_in_:
@@ -126,6 +101,11 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 f"ImagePreprocessor was fitted on images with {self.n_features_in_} "
                 f"channel(s); got {images.shape[1]}."
             )
+        return size, clip, images
+
+    def _output(self, read):
+        """Preprocess every image of the block."""
+        size, clip, images = read
         pixels = images.reshape(len(images), -1)
         damaged = ~np.isfinite(pixels).all(axis=1) & ~np.isnan(pixels).all(axis=1)
         if damaged.any():
@@ -152,27 +132,9 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             output[row] = _normalized(image, self.normalize)
         return output
 
-    def __sklearn_tags__(self):
-        # An N-D block, not a 2-D table: scikit-learn's numeric-table checks do
-        # not apply, as for the string-column transformers.
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags
-
     def _checked_size_and_clip(self):
         """Check ``size`` and ``clip``; return them as tuples or None."""
-        size = (self.size, self.size) if isinstance(self.size, Integral) else self.size
-        if size is not None and not (
-            len(size) == 2
-            and all(
-                isinstance(side, Integral) and not isinstance(side, bool) and side >= 1
-                for side in size
-            )
-        ):
-            raise ValueError(
-                "The 'size' parameter of ImagePreprocessor must be an int >= 1, a "
-                f"tuple of two ints >= 1 (height, width) or None; got {self.size!r}."
-            )
+        size = checked_pair(self.size, "size", "ImagePreprocessor", optional=True)
         clip = self.clip
         if clip is not None and not (
             len(clip) == 2
@@ -183,7 +145,7 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 "The 'clip' parameter of ImagePreprocessor must be a tuple "
                 f"(low, high) of numbers with low < high, or None; got {clip!r}."
             )
-        return (None if size is None else tuple(size)), clip
+        return size, clip
 
 
 def _images(X):

@@ -3,18 +3,18 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._columns import OneStringColumnMixin, string_cells
 from ..utils._optional import import_optional
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ModalityTransformer
 
 __all__ = ["MorganFingerprint"]
 
 
 class MorganFingerprint(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """Hash each molecule's circular substructures into a Morgan fingerprint.
 
@@ -111,50 +111,37 @@ class MorganFingerprint(
         self.chirality = chirality
         self.on_error = on_error
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters and that ``X`` is a column of SMILES strings.
+    def get_feature_names_out(self, input_features=None):
+        """Name the output columns ``"morgan0"`` to ``"morgan{n_bits - 1}"``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples,)
-            A column of SMILES strings.
-        y : None
-            Ignored.
+        input_features : array-like of str or None, default=None
+            Ignored; the names depend on ``n_bits`` only.
 
         Returns
         -------
-        self : MorganFingerprint
-            The fitted transformer.
-        """
-        _import_rdkit()
-        _, cells = _smiles_cells(X)
-        if not cells:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by MorganFingerprint."
-            )
-        self.n_features_in_ = 1
-        self.n_features_out_ = self.n_bits
-        return self
-
-    def transform(self, X):
-        """Return the fingerprint of each molecule.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of SMILES strings.
-
-        Returns
-        -------
-        fingerprints : ndarray of shape (n_samples, n_bits)
-            float64 bits (0 or 1) or, with ``counts=True``, counts; all-NaN
-            rows for unreadable SMILES under ``on_error="missing"``.
+        feature_names_out : ndarray of str objects
+            The bit names in the order of the output columns.
         """
         check_is_fitted(self)
+        return np.asarray([f"morgan{bit}" for bit in range(self.n_bits)], dtype=object)
+
+    def _fit(self, X):
+        _import_rdkit()
+        labels, cells = self._read(X)
+        self._check_n_samples(len(cells))
+        self.n_features_in_ = 1
+        self.n_features_out_ = self.n_bits
+        return labels, cells
+
+    def _read(self, X):
+        """Row labels and cells of the input, every cell checked to be a string."""
+        return string_cells(X, "MorganFingerprint", "SMILES strings", "SMILES string")
+
+    def _output(self, read):
+        labels, cells = read
         Chem, rdBase, rdFingerprintGenerator = _import_rdkit()
-        labels, cells = _smiles_cells(X)
         # Generators do not pickle, so one is built per call rather than stored.
         generator = rdFingerprintGenerator.GetMorganGenerator(
             radius=self.radius, fpSize=self.n_bits, includeChirality=self.chirality
@@ -187,22 +174,6 @@ class MorganFingerprint(
             del blocked
         return output
 
-    def get_feature_names_out(self, input_features=None):
-        """Name the output columns ``"morgan0"`` to ``"morgan{n_bits - 1}"``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Ignored; the names depend on ``n_bits`` only.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            The bit names in the order of the output columns.
-        """
-        check_is_fitted(self)
-        return np.asarray([f"morgan{bit}" for bit in range(self.n_bits)], dtype=object)
-
 
 def _import_rdkit():
     import_optional(
@@ -212,11 +183,6 @@ def _import_rdkit():
     from rdkit.Chem import rdFingerprintGenerator
 
     return Chem, rdBase, rdFingerprintGenerator
-
-
-def _smiles_cells(X):
-    """Row labels and cells of the input, every cell checked to be a string."""
-    return string_cells(X, "MorganFingerprint", "SMILES strings", "SMILES string")
 
 
 def _parse_problem(Chem, text):

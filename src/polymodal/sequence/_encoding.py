@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..utils._columns import string_cells
+
 #: Unambiguous letters of each alphabet, in the (lexicographic) order of the
 #: output columns.
 ALPHABETS = {
@@ -37,23 +39,19 @@ def lookup_table(alphabet):
     return table
 
 
-def sequence_bodies(labels, cells, owner):
-    """The sequence text of each cell: a FASTA header line, if any, is dropped."""
+def sequence_bodies(X, owner):
+    """Row labels and sequence text of a one-column input, checked to be strings.
+
+    A FASTA header line at the start of a cell, if any, is dropped.
+    """
+    labels, cells = string_cells(X, owner, "sequences", "sequence string")
     bodies = []
-    for label, cell in zip(labels, cells):
-        if not isinstance(cell, str):
-            raise ValueError(
-                f"{owner}: row {label!r} holds {cell!r} of type "
-                f"{type(cell).__name__}, not a sequence string. "
-                "MultimodalUnion passes only the rows where a modality is present, "
-                "so a missing value here means the transformer was called directly; "
-                "drop or fill those rows first."
-            )
+    for cell in cells:
         text = cell.lstrip()
         if text.startswith(">"):
             _, _, text = text.partition("\n")
         bodies.append(text)
-    return bodies
+    return labels, bodies
 
 
 def encode(bodies, labels, table, owner):

@@ -4,12 +4,12 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import OneStringColumnMixin, column_cells
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._columns import OneStringColumnMixin
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ModalityTransformer
 from ._encoding import (
     ALPHABETS,
     AMBIGUOUS_CODE,
@@ -28,14 +28,15 @@ _CHUNK_RESIDUES = 2**22
 
 
 class KmerVectorizer(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """Count the k-mers of each sequence into a sparse spectrum.
 
     Each sequence becomes a row of counts over every possible k-mer of the
     alphabet, in lexicographic order, so the width is fixed
     (``alphabet_size ** k``, or about half with ``canonical=True``) and does
-    not depend on the training data.
+    not depend on the training data. The output is a CSR matrix of float64
+    counts (or normalised counts) with ``n_features_out_`` columns.
 
     Parameters
     ----------
@@ -124,59 +125,6 @@ class KmerVectorizer(
         self.normalize = normalize
         self.ambiguous = ambiguous
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters and, for ``normalize="tfidf"``, learn the idf.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of sequence strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : KmerVectorizer
-            The fitted vectorizer.
-        """
-        self._fit(X)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return the k-mer spectrum of ``X``, counting it only once.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of sequence strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        spectrum : sparse matrix of shape (n_samples, `n_features_out_`)
-            CSR matrix of float64 counts (or normalised counts).
-        """
-        return self._normalized(self._fit(X))
-
-    def transform(self, X):
-        """Return the k-mer spectrum of each sequence.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of sequence strings.
-
-        Returns
-        -------
-        spectrum : sparse matrix of shape (n_samples, `n_features_out_`)
-            CSR matrix of float64 counts (or normalised counts).
-        """
-        check_is_fitted(self)
-        return self._normalized(self._counts(X))
-
     def get_feature_names_out(self, input_features=None):
         """Name the output columns by their k-mer, e.g. ``"ACGT"``.
 
@@ -222,19 +170,15 @@ class KmerVectorizer(
         self._table = lookup_table(self.alphabet)
         self.n_features_in_ = 1
         self.n_features_out_ = len(self._columns)
-        counts = self._counts(X)
-        if counts.shape[0] == 0:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by KmerVectorizer."
-            )
+        counts = self._read(X)
+        self._check_n_samples(counts.shape[0])
         if self.normalize == "tfidf":
             self.tfidf_ = TfidfTransformer().fit(counts)
         return counts
 
-    def _counts(self, X):
-        labels, cells = column_cells(X, "KmerVectorizer", "sequences")
-        bodies = sequence_bodies(labels, cells, "KmerVectorizer")
+    def _read(self, X):
+        """The k-mer counts of each sequence, as a CSR matrix."""
+        labels, bodies = sequence_bodies(X, "KmerVectorizer")
         chunks, start, used = [], 0, 0
         for stop, body in enumerate(bodies, start=1):
             used += len(body)
@@ -287,7 +231,7 @@ class KmerVectorizer(
         counts.sum_duplicates()
         return counts
 
-    def _normalized(self, counts):
+    def _output(self, counts):
         if self.normalize == "frequency":
             totals = np.asarray(counts.sum(axis=1)).ravel()
             totals[totals == 0] = 1

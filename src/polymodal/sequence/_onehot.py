@@ -3,11 +3,11 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._columns import OneStringColumnMixin, column_cells
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._columns import OneStringColumnMixin
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ModalityTransformer
 from ._encoding import (
     ALPHABETS,
     encode,
@@ -20,13 +20,13 @@ __all__ = ["OneHotSequenceEncoder"]
 
 
 class OneHotSequenceEncoder(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """One-hot encode each sequence as an (alphabet, length) array.
 
     Residue ``j`` of a sequence sets entry ``(letter, j)`` to 1. Every
     sequence is padded with zero columns or truncated to the common length
-    ``L``, so the output has shape ``(n_samples, alphabet_size, L)``: the
+    ``L``, so the float32 output has shape ``(n_samples, alphabet_size, L)``: the
     layout polymodal's deep heads recognise as a sequence (images are 4-D).
 
     Parameters
@@ -111,70 +111,6 @@ class OneHotSequenceEncoder(
         self.flatten = flatten
         self.ambiguous = ambiguous
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the input and learn the common length ``max_length_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of sequence strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : OneHotSequenceEncoder
-            The fitted encoder.
-        """
-        _, offsets = self._encode(X)
-        if len(offsets) == 1:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by OneHotSequenceEncoder."
-            )
-        longest = int(np.diff(offsets).max())
-        self.max_length_ = self.max_length or max(longest, 1)
-        self.n_features_in_ = 1
-        return self
-
-    def transform(self, X):
-        """One-hot encode, pad and truncate every sequence.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of sequence strings.
-
-        Returns
-        -------
-        onehot : ndarray of shape (n_samples, alphabet_size, `max_length_`)
-            float32; ``(n_samples, alphabet_size * max_length_)`` with
-            ``flatten=True``.
-        """
-        check_is_fitted(self)
-        codes, offsets = self._encode(X)
-        size, length = len(ALPHABETS[self.alphabet]), self.max_length_
-        n_rows = len(offsets) - 1
-        lengths = np.diff(offsets)
-        kept = np.minimum(lengths, length)
-        # Source residues: the first (truncate right) or last `kept` of each row.
-        first = offsets[:-1] if self.truncate == "right" else offsets[1:] - kept
-        # Target columns: from 0 (pad right) or from length - kept (pad left).
-        target = np.zeros(n_rows, dtype=np.int64)
-        if self.padding == "left":
-            target = length - kept
-        rows = np.repeat(np.arange(n_rows), kept)
-        step = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
-        letters = codes[np.repeat(first, kept) + step]
-        positions = np.repeat(target, kept) + step
-        letter = letters < size
-        onehot = np.zeros((n_rows, size, length), dtype=np.float32)
-        onehot[rows[letter], letters[letter], positions[letter]] = 1.0
-        if self.flatten:
-            return onehot.reshape(n_rows, size * length)
-        return onehot
-
     def get_feature_names_out(self, input_features=None):
         """Name the columns of the flattened output ``"<letter>_<position>"``.
 
@@ -199,12 +135,43 @@ class OneHotSequenceEncoder(
             dtype=object,
         )
 
-    def _encode(self, X):
-        labels, cells = column_cells(X, "OneHotSequenceEncoder", "sequences")
-        bodies = sequence_bodies(labels, cells, "OneHotSequenceEncoder")
+    def _fit(self, X):
+        codes, offsets = self._read(X)
+        self._check_n_samples(len(offsets) - 1)
+        longest = int(np.diff(offsets).max())
+        self.max_length_ = self.max_length or max(longest, 1)
+        self.n_features_in_ = 1
+        return codes, offsets
+
+    def _read(self, X):
+        """The letter codes of all sequences and the offset of each in them."""
+        labels, bodies = sequence_bodies(X, "OneHotSequenceEncoder")
         codes, offsets = encode(
             bodies, labels, lookup_table(self.alphabet), "OneHotSequenceEncoder"
         )
         if self.ambiguous == "error":
             raise_ambiguous(codes, offsets, labels, "OneHotSequenceEncoder")
         return codes, offsets
+
+    def _output(self, read):
+        codes, offsets = read
+        size, length = len(ALPHABETS[self.alphabet]), self.max_length_
+        n_rows = len(offsets) - 1
+        lengths = np.diff(offsets)
+        kept = np.minimum(lengths, length)
+        # Source residues: the first (truncate right) or last `kept` of each row.
+        first = offsets[:-1] if self.truncate == "right" else offsets[1:] - kept
+        # Target columns: from 0 (pad right) or from length - kept (pad left).
+        target = np.zeros(n_rows, dtype=np.int64)
+        if self.padding == "left":
+            target = length - kept
+        rows = np.repeat(np.arange(n_rows), kept)
+        step = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+        letters = codes[np.repeat(first, kept) + step]
+        positions = np.repeat(target, kept) + step
+        letter = letters < size
+        onehot = np.zeros((n_rows, size, length), dtype=np.float32)
+        onehot[rows[letter], letters[letter], positions[letter]] = 1.0
+        if self.flatten:
+            return onehot.reshape(n_rows, size * length)
+        return onehot

@@ -5,13 +5,13 @@ from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._columns import OneStringColumnMixin, string_cells
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._transformers import ModalityTransformer
 from ._negation import JIEBA_MISSING, analyze, cjk_share, load_jieba
 
 __all__ = ["ClinicalTextVectorizer"]
@@ -25,7 +25,7 @@ _FALLBACK_NGRAM_RANGE = (1, 2)
 
 
 class ClinicalTextVectorizer(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """TF-IDF features of clinical notes, with negated findings marked.
 
@@ -34,6 +34,8 @@ class ClinicalTextVectorizer(
     and the n-grams are weighted by a
     :class:`~sklearn.feature_extraction.text.TfidfVectorizer`. "No cough"
     thus gives the feature ``NEG_cough`` and "cough" the feature ``cough``.
+    The output is a CSR matrix of float64 TF-IDF weights, one column per
+    learned term.
 
     Parameters
     ----------
@@ -167,59 +169,6 @@ class ClinicalTextVectorizer(
         self.sublinear_tf = sublinear_tf
         self.lowercase = lowercase
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the language, vocabulary and idf of the notes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ClinicalTextVectorizer
-            The fitted vectorizer.
-        """
-        self._fit_transform(X)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return the TF-IDF of ``X``, reading the notes once.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        tfidf : sparse matrix of shape (n_samples, n_terms)
-            CSR matrix of float64 TF-IDF weights.
-        """
-        return self._fit_transform(X)
-
-    def transform(self, X):
-        """Return the TF-IDF of each note over the fitted vocabulary.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-
-        Returns
-        -------
-        tfidf : sparse matrix of shape (n_samples, n_terms)
-            CSR matrix of float64 TF-IDF weights.
-        """
-        check_is_fitted(self)
-        return self.vectorizer_.transform(_notes(X))
-
     def get_feature_names_out(self, input_features=None):
         """Name the output columns by their term, e.g. ``"NEG_cough"``.
 
@@ -237,7 +186,8 @@ class ClinicalTextVectorizer(
         check_is_fitted(self)
         return self.vectorizer_.get_feature_names_out().astype(object)
 
-    def _fit_transform(self, X):
+    def _fit(self, X):
+        """Learn the language, vocabulary and idf; return the TF-IDF of ``X``."""
         low, high = self.ngram_range
         if not (
             isinstance(low, Integral)
@@ -249,11 +199,7 @@ class ClinicalTextVectorizer(
                 f"1 <= min_n <= max_n; got {self.ngram_range!r}."
             )
         notes = _notes(X)
-        if not notes:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by ClinicalTextVectorizer."
-            )
+        self._check_n_samples(len(notes))
         language = self.language
         if language == "auto":
             language = "zh" if cjk_share(notes) > CJK_THRESHOLD else "en"
@@ -296,6 +242,10 @@ class ClinicalTextVectorizer(
                 "punctuation, for example), or min_df/max_df/max_features removed "
                 "every term. Check the note column, or try analyzer='char'."
             ) from exc
+
+    def _read(self, X):
+        """The TF-IDF of each note over the fitted vocabulary."""
+        return self.vectorizer_.transform(_notes(X))
 
 
 def _notes(X):

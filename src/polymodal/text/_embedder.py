@@ -7,15 +7,15 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._columns import OneStringColumnMixin, string_cells
 from ..utils._optional import import_optional
-from ..utils._sklearn_compat import Interval, _fit_context
+from ..utils._sklearn_compat import Interval
 from ..utils._torch import resolve_device
+from ..utils._transformers import ModalityTransformer
 from ._negation import cjk_share
 
 __all__ = ["SentenceEmbedder"]
@@ -28,7 +28,7 @@ _MOSTLY_CJK = 0.5
 
 
 class SentenceEmbedder(
-    OneStringColumnMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
     """Dense sentence embeddings of clinical notes.
 
@@ -136,59 +136,6 @@ class SentenceEmbedder(
         self.device = device
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the notes, load the model and record its embedding dimension.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : SentenceEmbedder
-            The fitted embedder.
-        """
-        self._fit(X)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
-        """Fit and return the embeddings of ``X``, reading the notes once.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_samples, `n_features_out_`)
-            Float64 sentence embeddings, of unit norm with ``normalize=True``.
-        """
-        return self._embed(self._fit(X))
-
-    def transform(self, X):
-        """Return the embedding of each note.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,)
-            A column of note strings.
-
-        Returns
-        -------
-        embeddings : ndarray of shape (n_samples, `n_features_out_`)
-            Float64 sentence embeddings, of unit norm with ``normalize=True``.
-        """
-        check_is_fitted(self)
-        return self._embed(self._notes(X))
-
     def get_feature_names_out(self, input_features=None):
         """Name the output columns ``embedding0`` to ``embedding{d-1}``.
 
@@ -215,17 +162,13 @@ class SentenceEmbedder(
         return state
 
     def _fit(self, X):
-        notes = self._notes(X)
-        if not notes:
-            raise ValueError(
-                "Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is "
-                "required by SentenceEmbedder."
-            )
+        notes = self._read(X)
+        self._check_n_samples(len(notes))
         self.n_features_in_ = 1
         self.n_features_out_ = self._sentence_model().get_embedding_dimension()
         return notes
 
-    def _embed(self, notes):
+    def _output(self, notes):
         model = self._sentence_model()
         dimension = model.get_embedding_dimension()
         if dimension != self.n_features_out_:
@@ -251,7 +194,7 @@ class SentenceEmbedder(
             embeddings = normalize(embeddings, copy=False)
         return embeddings[inverse]
 
-    def _notes(self, X):
+    def _read(self, X):
         """The notes of a one-column input; a non-string or blank note names its row."""
         _, cells = string_cells(
             X, "SentenceEmbedder", "notes", "note string", reject_blank=True
@@ -263,7 +206,8 @@ class SentenceEmbedder(
                 "poorly. Use ClinicalTextVectorizer (jieba word segmentation and "
                 "TF-IDF) for Chinese notes.",
                 PolymodalWarning,
-                stacklevel=3,
+                # Past transform and scikit-learn's output wrapper, to the caller.
+                stacklevel=4,
             )
         return cells
 
