@@ -405,7 +405,7 @@ def test_stacking_meta_learner_is_trained_on_out_of_fold_predictions():
     # Log-odds of the out-of-fold probabilities; every row has every
     # modality, so no presence column enters.
     meta = logit(np.clip(meta, 1e-3, 1 - 1e-3))
-    expected = LogisticRegression().fit(meta, y_full)
+    expected = LogisticRegression(C=0.1).fit(meta, y_full)
     assert_allclose(clf.final_estimator_.coef_, expected.coef_, rtol=1e-6)
     assert_allclose(clf.final_estimator_.intercept_, expected.intercept_, rtol=1e-6)
 
