@@ -165,7 +165,7 @@ def test_summary_ranking_and_best_estimator(data):
     markdown = result.to_markdown()
     assert markdown.splitlines()[0] == (
         "| rank | candidate | roc_auc | accuracy | roc_auc 95% CI | p vs best "
-        "| p vs best single modality |"
+        "| p vs best single modality | vs chance |"
     )
     assert len(markdown.splitlines()) == 2 + 3
     assert " ± " in markdown
@@ -517,3 +517,31 @@ def test_best_final_step_pipeline_passes_blocks_through(data):
     assert result.best_candidate_ == "late"
     assert result.best_estimator_.named_steps["fusion"] == "passthrough"
     assert result.best_estimator_.predict(X).shape == (len(X),)
+
+
+def test_chance_is_the_no_information_model_on_the_same_folds(data):
+    X, y = data
+    result = compare_fusions(
+        make_union(),
+        X,
+        y,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression()},
+        scoring=["roc_auc", "accuracy"],
+        cv=4,
+        random_state=0,
+    )
+    np.testing.assert_array_equal(result.chance_scores_["roc_auc"], 0.5)
+    splits = StratifiedKFold(4, shuffle=True, random_state=0).split(X, y)
+    majority = [
+        np.mean(y[test] == np.bincount(y[train]).argmax()) for train, test in splits
+    ]
+    np.testing.assert_allclose(result.chance_scores_["accuracy"], majority)
+    frame = result.to_frame()
+    expected = [
+        corrected_ttest(
+            result.fold_scores().loc[name], [0.5] * 4, *result._fold_sizes()
+        )[1]
+        for name in frame.index
+    ]
+    np.testing.assert_allclose(frame["p_vs_chance"], expected)

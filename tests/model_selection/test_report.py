@@ -41,8 +41,14 @@ def comparison(fold_scores, skipped=()):
             }
             for fold, score in enumerate(scores)
         ]
+    n_folds = len(next(iter(fold_scores.values())))
+    chance = pd.DataFrame({"roc_auc": np.full(n_folds, 0.5)})
     return FusionComparison(
-        pd.DataFrame.from_records(records), ["roc_auc"], candidates, list(skipped)
+        pd.DataFrame.from_records(records),
+        ["roc_auc"],
+        candidates,
+        list(skipped),
+        chance,
     )
 
 
@@ -247,3 +253,28 @@ def test_printed_intervals_stay_inside_the_metric_range():
     assert (frame["roc_auc_ci_high"] <= 1).all() and (
         frame["roc_auc_ci_low"] >= 0
     ).all()
+
+
+ANTI_LEARNING = {
+    "concat + lr": [0.80, 0.84, 0.78, 0.82, 0.81],
+    "product + lr": [0.40, 0.36, 0.42, 0.38, 0.41],
+    "age only + lr": [0.55, 0.45, 0.52, 0.47, 0.51],
+}
+
+
+def test_candidates_are_tested_against_chance_and_anti_learning_is_flagged():
+    result = comparison(ANTI_LEARNING)
+    frame = result.to_frame()
+    assert dict(frame["vs_chance"]) == {
+        "concat + lr": "above",
+        "age only + lr": "not significant",
+        "product + lr": "below",
+    }
+    t, p = corrected_ttest(ANTI_LEARNING["product + lr"], [0.5] * 5, N_TRAIN, N_TEST)
+    assert frame.loc["product + lr", "t_vs_chance"] == pytest.approx(t)
+    assert frame.loc["product + lr", "p_vs_chance"] == pytest.approx(p)
+    report = report_text(result, "scores.png")
+    assert "Below chance: anti-learning, not evidence" in report
+    assert "product + lr." in report
+    assert "Not shown to beat chance" in report
+    assert "| below (p " in result.to_markdown()

@@ -10,6 +10,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
     check_cv,
+    cross_validate,
 )
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_consistent_length
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion
+from ..utils._chance import chance_estimator
 from ..utils._sklearn_compat import StrOptions, _safe_indexing, validate_params
 from ..utils._splits import shuffled_splitter
 from ..utils._table import dict_to_frame
@@ -221,8 +223,9 @@ def compare_fusions(
     ['age only + lr', 'concat + lr', 'smoking only + lr']
     >>> result.metrics_
     ['roc_auc', 'average_precision', 'balanced_accuracy']
-    >>> list(result.to_frame().columns[-5:])
-    ['rank', 't_vs_best', 'p_vs_best', 't_vs_baseline', 'p_vs_baseline']
+    >>> list(result.to_frame().columns[-8:])  # doctest: +NORMALIZE_WHITESPACE
+    ['rank', 't_vs_best', 'p_vs_best', 't_vs_baseline', 'p_vs_baseline',
+     't_vs_chance', 'p_vs_chance', 'vs_chance']
     """
     if not isinstance(union, MultimodalUnion):
         raise TypeError(
@@ -295,7 +298,13 @@ def compare_fusions(
     )
     records = [record for fold_records in fold_results for record in fold_records]
     scores = pd.DataFrame.from_records(records)
-    comparison = FusionComparison(scores, metrics, candidates, skipped)
+    chance = cross_validate(
+        chance_estimator(first_head), X, y, cv=splits, scoring=scorers
+    )
+    chance_scores = pd.DataFrame(
+        {metric: chance[f"test_{metric}"] for metric in metrics}
+    )
+    comparison = FusionComparison(scores, metrics, candidates, skipped, chance_scores)
     best = comparison.best_candidate_
     best_candidate = next(c for c in candidates if c.name == best)
     comparison.best_estimator_ = _pipeline(

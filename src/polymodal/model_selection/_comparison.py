@@ -8,6 +8,7 @@ import numpy as np
 from ..utils._files import write_atomic
 from ..utils._optional import import_plotting
 from ._report import (
+    SIGNIFICANCE,
     draw_scores,
     dump_json,
     markdown_table,
@@ -46,6 +47,17 @@ class FusionComparison:
     corrected resampled t-test (two-sided) on the fold-paired differences of
     the ranking metric. p-values are not adjusted for multiple comparisons.
 
+    **Against chance.** The model without information (the training class
+    prior, :class:`~sklearn.dummy.DummyClassifier`, or the training mean,
+    :class:`~sklearn.dummy.DummyRegressor`) is scored on the same folds; its
+    fold scores are the chance level of any metric (0.5 for ROC AUC every
+    fold). Every candidate is tested against them with the same corrected
+    t-test: ``vs_chance`` is ``"above"`` or ``"below"`` where the difference
+    is significant at the 5% level, ``"not significant"`` otherwise. A
+    candidate below chance is anti-learning (on small cohorts, a model that
+    fits noise can rank held-out rows worse than a coin), not evidence of a
+    reversed effect, and one not above chance is no evidence of skill.
+
     Attributes
     ----------
     scores_ : DataFrame
@@ -72,6 +84,9 @@ class FusionComparison:
         together: a kernel output (:class:`~polymodal.fusion.KernelFusion`)
         with a head that takes features, or features with a head that takes a
         precomputed kernel.
+    chance_scores_ : DataFrame
+        The model without information's score on every fold (rows) for every
+        metric (columns).
 
     Examples
     --------
@@ -92,12 +107,12 @@ class FusionComparison:
     ...                          random_state=0)
     >>> result.best_baseline_
     'lab only + lr'
-    >>> result.to_frame()[["roc_auc_mean", "rank", "p_vs_baseline"]].round(2)
-                   roc_auc_mean  rank  p_vs_baseline
+    >>> result.to_frame()[["roc_auc_mean", "p_vs_baseline", "vs_chance"]].round(2)
+                   roc_auc_mean  p_vs_baseline        vs_chance
     candidate
-    concat + lr            0.86     1           0.88
-    lab only + lr          0.85     2            NaN
-    age only + lr          0.63     3           0.09
+    concat + lr            0.86           0.88            above
+    lab only + lr          0.85            NaN            above
+    age only + lr          0.63           0.09  not significant
 
     Fusing the age in gains nothing that these folds can show:
 
@@ -106,11 +121,12 @@ class FusionComparison:
     {'mean': 0.0, 'ci_low': -0.04, 'ci_high': 0.04, 't': 0.16, 'p': 0.88}
     """
 
-    def __init__(self, scores, metrics, candidates, skipped):
+    def __init__(self, scores, metrics, candidates, skipped, chance_scores):
         self.scores_ = scores
         self.metrics_ = metrics
         self.candidates_ = candidates
         self.skipped_ = skipped
+        self.chance_scores_ = chance_scores
         self.baselines_ = [
             candidate.name for candidate in candidates if candidate.modalities
         ]
@@ -212,10 +228,12 @@ class FusionComparison:
             metric, ``rank`` (1 is best, ties share the lower rank) and the
             corrected t statistic and two-sided p-value of each candidate
             against the best candidate
-            (``t_vs_best``, ``p_vs_best``) and against the best
+            (``t_vs_best``, ``p_vs_best``), against the best
             single-modality candidate (``t_vs_baseline``, ``p_vs_baseline``;
-            NaN without baselines). A candidate's test against itself is NaN.
-            Sorted by the first metric's mean, descending.
+            NaN without baselines) and against chance (``t_vs_chance``,
+            ``p_vs_chance``, and ``vs_chance``: ``"above"``, ``"below"`` or
+            ``"not significant"`` at the 5% level). A candidate's test against
+            itself is NaN. Sorted by the first metric's mean, descending.
         """
         n_train, n_test = self._fold_sizes()
         details = self.scores_.drop_duplicates("candidate").set_index("candidate")
@@ -252,6 +270,17 @@ class FusionComparison:
             ]
             frame[f"t_vs_{suffix}"] = [t for t, _ in tests]
             frame[f"p_vs_{suffix}"] = [p for _, p in tests]
+        chance = self.chance_scores_[ranking].to_numpy()
+        tests = [
+            corrected_ttest(table.loc[name], chance, n_train, n_test)
+            for name in frame.index
+        ]
+        frame["t_vs_chance"] = [t for t, _ in tests]
+        frame["p_vs_chance"] = [p for _, p in tests]
+        frame["vs_chance"] = [
+            ("above" if t > 0 else "below") if p < SIGNIFICANCE else "not significant"
+            for t, p in tests
+        ]
         frame.index.name = "candidate"
         return frame
 

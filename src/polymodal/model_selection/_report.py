@@ -21,7 +21,8 @@ METHOD = (
     "clipped to the range the metric can take; "
     "p-values are two-sided, from their corrected resampled t-test on the "
     "fold-paired differences of the ranking metric, not adjusted for "
-    "multiple comparisons."
+    "multiple comparisons. Chance is the score of the model without "
+    "information (training class prior or mean) on the same folds."
 )
 
 
@@ -46,6 +47,7 @@ def markdown_table(frame, metrics, with_baseline):
     header = ["rank", "candidate", *metrics, f"{ranking} 95% CI", "p vs best"]
     if with_baseline:
         header.append("p vs best single modality")
+    header.append("vs chance")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for candidate, row in frame.iterrows():
         cells = [str(row["rank"]), candidate]
@@ -58,6 +60,7 @@ def markdown_table(frame, metrics, with_baseline):
         cells.append(_p_value(row["p_vs_best"]))
         if with_baseline:
             cells.append(_p_value(row["p_vs_baseline"]))
+        cells.append(f"{row['vs_chance']} ({_p_text(row['p_vs_chance'])})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -118,6 +121,17 @@ def report_text(comparison, figure_name):
             )
             if not significant:
                 lines.append("The difference is not significant at the 5% level.")
+    for verdict, text in (
+        ("below", "Below chance: anti-learning, not evidence (p < 0.05"),
+        ("not significant", "Not shown to beat chance (p ≥ 0.05"),
+    ):
+        names = list(frame.index[frame["vs_chance"] == verdict])
+        if names:
+            lines.append(
+                f"{text} against the no-information model on the same folds): "
+                + ", ".join(names)
+                + "."
+            )
     close = [
         name
         for name in frame.index
