@@ -5,7 +5,6 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
-from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
     check_cv,
@@ -117,13 +116,6 @@ def subset_pipeline(estimator, union_name, modalities, keep):
             for key, value in step.modality_subset_params(kept).items():
                 params[f"{step_name}__{key}"] = value
     return pipe.set_params(**params)
-
-
-def chance_estimator(estimator):
-    """The no-modality model: the training prior (classifier) or mean (regressor)."""
-    if is_classifier(estimator):
-        return DummyClassifier(strategy="prior")
-    return DummyRegressor(strategy="mean")
 
 
 def fit_fold(estimator, X, y, train, test):

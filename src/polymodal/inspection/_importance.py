@@ -9,10 +9,10 @@ import pandas as pd
 from sklearn.utils import check_random_state
 from sklearn.utils.parallel import Parallel, delayed
 
+from ..utils._chance import chance_estimator
 from ..utils._optional import plot_axes
 from ..utils._sklearn_compat import validate_params
 from ._common import (
-    chance_estimator,
     check_data,
     check_multimodal_pipeline,
     check_positive_int,
