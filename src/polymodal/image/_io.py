@@ -20,7 +20,9 @@ class ImageReadError(ValueError):
     """A file that cannot serve as an image: the row's failure, not the caller's."""
 
 
-def read_image_file(path, label, *, color="gray", window=None, nifti_slice="middle"):
+def read_image_file(
+    path, label, *, color="gray", window=None, nifti_slice="middle", column=None
+):
     """Read one image file as float64 pixel values.
 
     Parameters
@@ -43,6 +45,8 @@ def read_image_file(path, label, *, color="gray", window=None, nifti_slice="midd
     nifti_slice : "middle", int or None, default="middle"
         Which index of the third voxel axis to take from a 3-D NIfTI volume;
         None accepts 2-D NIfTI images only.
+    column : str or None, default=None
+        The column, for error messages.
 
     Returns
     -------
@@ -69,19 +73,23 @@ def read_image_file(path, label, *, color="gray", window=None, nifti_slice="midd
     # Any library exception below means this file cannot serve as an image:
     # missing, corrupt, not an image, or without pixel data. Report the row and
     # the path whatever the library's own exception type is.
+    where = "" if column is None else f" in column {column}"
     try:
         image = reader(library, name, color, window, nifti_slice)
     except ImageReadError as exc:
         raise ImageReadError(
-            f"Row {label}: cannot read the image file {name!r} ({exc})."
+            f"Row {label}: cannot read the image file {name!r}{where} ({exc})."
         ) from None
     except Exception as exc:
         raise ImageReadError(
-            f"Row {label}: cannot read the image file {name!r} "
+            f"Row {label}: cannot read the image file {name!r}{where} "
             f"({type(exc).__name__}: {exc})."
         ) from exc
     if color == "rgb" and image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
+    elif color == "gray" and image.ndim == 3:
+        # ITU-R 601 luma weights, as Pillow's "L" conversion.
+        image = image @ np.array([0.299, 0.587, 0.114])
     return image
 
 
@@ -112,14 +120,18 @@ def checked_pair(value, parameter, owner, *, optional=False):
     return tuple(int(side) for side in pair)
 
 
-def resize(image, size):
-    """Resize a (C, H, W) float array to (C, *size) by Pillow's bilinear filter."""
+def resize(image, size, *, nearest=False):
+    """Resize a (C, H, W) float array to (C, *size) by Pillow's bilinear filter.
+
+    ``nearest=True`` takes the nearest pixel instead (for masks).
+    """
     Image = _import("PIL")
     height, width = size
+    method = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
     channels = [
         np.asarray(
             Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32)).resize(
-                (width, height), Image.Resampling.BILINEAR
+                (width, height), method
             )
         )
         for channel in image
@@ -152,11 +164,21 @@ def _read_dicom(pydicom, path, color, window, nifti_slice):
     dataset = pydicom.dcmread(path)
     if "PixelData" not in dataset:
         raise ImageReadError("the DICOM file holds no pixel data")
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ImageReadError(
+            f"the DICOM file holds {frames} frames, a volume; read it with "
+            "ImageLoader(volume=True)"
+        )
     pixels = dataset.pixel_array
+    if pixels.ndim == 3 and pixels.shape[-1] == 3:
+        # Colour (RGB, or YBR that pydicom converts to RGB): stored values,
+        # no Modality or VOI LUT applies.
+        return np.asarray(pixels, dtype=np.float64)
     if pixels.ndim != 2:
         raise ImageReadError(
-            f"the DICOM pixel data has shape {pixels.shape}; only single-frame "
-            "grayscale images are read"
+            f"the DICOM pixel data has shape {pixels.shape}; expected one "
+            "grayscale or RGB frame"
         )
     apply_modality_lut, apply_voi_lut = _dicom_lut_functions()
     # The Modality LUT: Rescale Slope and Intercept (CT values to Hounsfield

@@ -1,7 +1,8 @@
-"""Load a column of image files or arrays into one (n, C, H, W) block."""
+"""Load a column of images (or volumes, with masks) into one block."""
 
 import os
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,12 @@ _CHANNEL_COUNTS = (1, 3, 4)
 class ImageLoader(
     OneStringColumnMixin, ModalityTransformer, auto_wrap_output_keys=None
 ):
-    """Load a column of image files or arrays into a block of shape (n, C, H, W).
+    """Load a column of images into a block (n, C, H, W), or volumes (n, C, D, H, W).
 
-    Each cell is the path of an image file or an image array. Files are read
+    Each cell is the path of an image file or an image array; with
+    ``volume=True``, a 3-D image: a DICOM series folder, a multi-frame DICOM
+    file, a NIfTI file or a 3-D array (see "Volumes" below). A second column
+    of masks adds the region of interest as the last channel (see "Masks"). Files are read
     with Pillow (PNG, JPEG, TIFF and the other formats it opens), pydicom
     (``.dcm``, ``.dicom``) or nibabel (``.nii``, ``.nii.gz``); the output is a
     float32 block with one channel for ``color="gray"`` and three for
@@ -46,7 +50,9 @@ class ImageLoader(
     size : int, tuple of (int, int) or None, default=None
         Resize every image to ``(size, size)`` or ``(H, W)`` with Pillow's
         bilinear filter on the float values. None keeps the images as they are,
-        and then they must all have one shape.
+        and then they must all have one shape. With ``volume=True``, an int or
+        a tuple (D, H, W), applied by linear resampling after ``spacing`` and
+        ``crop_to_mask``.
     dicom_window : {"lung", "mediastinum", "bone"}, tuple of (center, width) \
             or None, default=None
         Window applied to DICOM files after rescaling to Hounsfield units, by
@@ -64,6 +70,29 @@ class ImageLoader(
         voxel axis (axial for the usual RAS or LPS orientation), or ``"middle"``
         for the middle one. None reads 2-D NIfTI images only and makes a volume
         a read error. A 4-D series (more than one volume) is always a read error.
+    volume : bool, default=False
+        Read each cell as a 3-D image and return (n, C, D, H, W) blocks.
+    series : str, int or None, default=None
+        With ``volume=True``, which series of a DICOM folder that holds
+        several: a SeriesInstanceUID, or an index into the folder's UIDs sorted
+        as text (the order the error for such a folder lists them in). None
+        reads folders of one series only.
+    nifti_volume : int, "mean" or None, default=None
+        With ``volume=True``, which volume of a 4-D NIfTI file (an fMRI or
+        dynamic series) to read: an index along the fourth axis, or ``"mean"``
+        for the voxel-wise mean of all. None makes a 4-D file a read error.
+    spacing : float, tuple of (float, float, float) or None, default=None
+        With ``volume=True``, resample every volume to this voxel spacing in
+        mm, ``(dz, dy, dx)`` or one number for all three (linear interpolation
+        for images, nearest neighbour for masks), before cropping and
+        ``size``. None keeps each volume's own spacing.
+    mask_label : number or None, default=None
+        With a mask column, the label that marks the region of interest; None
+        takes every value > 0.
+    crop_to_mask : bool or float, default=False
+        With a mask column, crop each image to the mask's bounding box plus
+        this margin in mm (in pixels for 2-D images, which carry no spacing);
+        True is a margin of 0. The crops differ in shape, so set ``size``.
     on_error : {"raise", "missing"}, default="raise"
         What to do with a file that cannot be read (missing, truncated or
         corrupt, a DICOM without pixel data, a volume without a slice policy) or
@@ -74,7 +103,7 @@ class ImageLoader(
     Attributes
     ----------
     n_features_in_ : int
-        Always 1: the input is one column of images.
+        1 for a column of images, 2 for images and masks.
 
     See Also
     --------
@@ -110,7 +139,42 @@ class ImageLoader(
     union, the union reports the failed rows once; called directly, the
     all-NaN rows are the documented signal.
 
-    Reading files needs the ``image`` extra (``pip install
+    **Volumes.** With ``volume=True`` a cell is a DICOM series folder (the
+    slice files of one series), a multi-frame DICOM file (Enhanced CT/MR with
+    per-frame positions, RT Dose), a 3-D NIfTI file (``.nii``, ``.nii.gz``;
+    NRRD and MHA too), or an array (D, H, W) or (C, D, H, W) with C = 1, 3 or
+    4, taken as 1 mm voxels in LPS order. Reading follows the geometry:
+
+    - slices are ordered by ImagePositionPatient along the slice normal, not
+      by file name; a gap that differs from the median spacing by more than
+      10% (a missing slice), two slices at one position, a file that is not
+      DICOM, a slice without pixel data and a truncated slice are read errors
+      naming the file;
+    - values are physical units through the DICOM Modality LUT (RescaleSlope
+      and RescaleIntercept per slice, so Hounsfield units for CT; RT Dose in
+      Gy), and ``dicom_window`` windows them as for 2-D DICOM files;
+    - the orientation is normalised to LPS with an identity direction, the
+      array indexed [z, y, x]: D runs inferior to superior, H anterior to
+      posterior, W right to left (SimpleITK's ``DICOMOrient(image, "LPS")``).
+      An oblique volume is resampled onto the axis-aligned grid holding it.
+
+    A 2-D image (a PNG, a single-frame DICOM file, a 2-D array) in a column
+    of volumes is a read error. DICOM is parsed with pydicom; orientation,
+    resampling and NIfTI reading use SimpleITK, as pyradiomics does.
+
+    **Masks.** Given two columns (a DataFrame or an (n, 2) array), the
+    second holds masks read like the images (masks of volumes must have the
+    image's size, and spacing, origin and direction within 1e-3 mm and 1e-4;
+    masks of 2-D images its height and width). A mask is binarised (value >
+    0, or ``== mask_label``), resampled by nearest neighbour and appended as
+    the **last channel** of the output: C image channels + 1. So
+    ``ImageFeatures(mask_channel=-1)`` and :class:`CNNEmbedder` can find the
+    region of interest. A mask that differs in geometry, an empty mask (also
+    after resampling) and a row with an image but no mask (or a mask but no
+    image) are read errors of that row, subject to ``on_error``.
+
+    Read errors name the row label, the column and the path. Reading files
+    needs the ``image`` extra (``pip install
     "polymodal[image]"``); each library is imported when the first file of its
     format is read. The output is an N-D block without column names, so the
     loader does not define ``get_feature_names_out``.
@@ -127,6 +191,21 @@ class ImageLoader(
     >>> loader = ImageLoader(on_error="missing").fit(["scan.png"])
     >>> bool(np.isnan(loader.transform(["missing.png", images[0]])[0]).all())
     True
+
+    Volumes, with a mask column whose region is appended as the last channel:
+
+    >>> import pandas as pd
+    >>> ct = np.arange(4 * 6 * 6, dtype=float).reshape(4, 6, 6)
+    >>> lesion = np.zeros((4, 6, 6))
+    >>> lesion[1:3, 2:4, 2:4] = 1
+    >>> table = pd.DataFrame({"ct": [ct, ct], "lesion": [lesion, lesion]})
+    >>> ImageLoader(volume=True).fit_transform(table).shape
+    (2, 2, 4, 6, 6)
+    >>> cropped = ImageLoader(volume=True, crop_to_mask=1.0, size=(4, 8, 8))
+    >>> cropped.fit_transform(table).shape
+    (2, 2, 4, 8, 8)
+    >>> ImageLoader(volume=True, spacing=2.0).fit_transform(table).shape
+    (2, 2, 2, 3, 3)
     """
 
     _parameter_constraints = {
@@ -138,6 +217,16 @@ class ImageLoader(
             Interval(Integral, 0, None, closed="left"),
             None,
         ],
+        "volume": ["boolean"],
+        "series": [str, Interval(Integral, 0, None, closed="left"), None],
+        "nifti_volume": [
+            StrOptions({"mean"}),
+            Interval(Integral, 0, None, closed="left"),
+            None,
+        ],
+        "spacing": [Interval(Real, 0, None, closed="neither"), tuple, None],
+        "mask_label": [Real, None],
+        "crop_to_mask": ["boolean", Interval(Real, 0, None, closed="left")],
         "on_error": [StrOptions({"raise", "missing"})],
     }
 
@@ -148,48 +237,75 @@ class ImageLoader(
         size=None,
         dicom_window=None,
         nifti_slice="middle",
+        volume=False,
+        series=None,
+        nifti_volume=None,
+        spacing=None,
+        mask_label=None,
+        crop_to_mask=False,
         on_error="raise",
     ):
         self.color = color
         self.size = size
         self.dicom_window = dicom_window
         self.nifti_slice = nifti_slice
+        self.volume = volume
+        self.series = series
+        self.nifti_volume = nifti_volume
+        self.spacing = spacing
+        self.mask_label = mask_label
+        self.crop_to_mask = crop_to_mask
         self.on_error = on_error
 
     def _fit(self, X):
-        size, window, labels, cells = self._read(X)
-        self._check_n_samples(len(cells))
-        self.n_features_in_ = 1
-        return size, window, labels, cells
+        settings = self._settings()
+        column = _image_cells(X)
+        self._check_n_samples(len(column.labels))
+        if self._margin() is not None and column.masks is None:
+            raise ValueError(
+                "ImageLoader: crop_to_mask needs a second column of masks; got "
+                "one column of images."
+            )
+        self.n_features_in_ = 1 if column.masks is None else 2
+        return settings, column
 
     def _read(self, X):
-        """The checked ``size`` and ``dicom_window``, then the labels and cells."""
-        return (*self._shape_and_window(), *_image_cells(X))
+        """The checked settings, then the labels and cells."""
+        settings = self._settings()
+        column = _image_cells(X)
+        n_columns = 1 if column.masks is None else 2
+        if n_columns != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_columns} columns, but ImageLoader is expecting "
+                f"{self.n_features_in_} columns as input (images"
+                f"{', masks' if self.n_features_in_ == 2 else ''})."
+            )
+        return settings, column
 
     def _output(self, read):
         """Read every image of the column into one block."""
-        size, window, labels, cells = read
-        channels = 1 if self.color == "gray" else 3
+        settings, column = read
+        size = settings["size"]
+        channels = (1 if self.color == "gray" else 3) + (column.masks is not None)
         output = None
         failed = []
-        for row, (label, cell) in enumerate(zip(labels, cells)):
+        for row, label in enumerate(column.labels):
             try:
-                image = self._read_cell(cell, label, window)
+                image = self._read_row(column, row, settings)
             except ImageReadError:
                 if self.on_error == "raise":
                     raise
                 failed.append(row)
                 continue
-            if size is not None and image.shape[1:] != size:
-                image = resize(image, size)
             if output is None:
-                output = np.empty((len(cells), *image.shape), dtype=np.float32)
+                output = np.empty((len(column.labels), *image.shape), dtype=np.float32)
                 first = label
             elif image.shape != output.shape[1:]:
+                sides = "(depth, height, width)" if self.volume else "(height, width)"
                 raise ValueError(
                     f"ImageLoader: row {label!r} holds an image of shape "
                     f"{image.shape[1:]}, but row {first!r} had shape "
-                    f"{output.shape[2:]}. Set size=(height, width) to resize all "
+                    f"{output.shape[2:]}. Set size={sides} to resize all "
                     "images to one shape."
                 )
             output[row] = image
@@ -197,16 +313,25 @@ class ImageLoader(
             if size is None:
                 raise ValueError(
                     "ImageLoader: no image of the column could be read, so the "
-                    "output shape is unknown; set size=(height, width) to get "
-                    "all-NaN rows instead."
+                    "output shape is unknown; set size to get all-NaN rows "
+                    "instead."
                 )
-            output = np.empty((len(cells), channels, *size), dtype=np.float32)
+            output = np.empty((len(column.labels), channels, *size), dtype=np.float32)
         output[failed] = np.nan
         return output
 
-    def _shape_and_window(self):
-        """Check ``size`` and ``dicom_window``; return them as tuples or None."""
-        size = checked_pair(self.size, "size", "ImageLoader", optional=True)
+    def _margin(self):
+        """The crop margin in mm (pixels for 2-D images), or None for no crop."""
+        if self.crop_to_mask is False or self.crop_to_mask is None:
+            return None
+        return 0.0 if self.crop_to_mask is True else float(self.crop_to_mask)
+
+    def _settings(self):
+        """Check ``size``, ``dicom_window`` and ``spacing``; return them as tuples."""
+        if self.volume:
+            size = _checked_sides(self.size, "size", 3, optional=True)
+        else:
+            size = checked_pair(self.size, "size", "ImageLoader", optional=True)
         window = _WINDOWS.get(self.dicom_window, self.dicom_window)
         if window is not None and not (
             len(window) == 2
@@ -221,9 +346,46 @@ class ImageLoader(
                 "'mediastinum', 'bone', a tuple (center, width) of numbers with "
                 f"width >= 1, or None; got {self.dicom_window!r}."
             )
-        return size, window
+        spacing = None
+        if self.spacing is not None:
+            if not self.volume:
+                raise ValueError(
+                    "The 'spacing' parameter of ImageLoader applies to volumes; "
+                    "set volume=True, or spacing=None for 2-D images."
+                )
+            spacing = _checked_sides(self.spacing, "spacing", 3, real=True)
+        return {"size": size, "window": window, "spacing": spacing}
 
-    def _read_cell(self, cell, label, window):
+    def _read_row(self, column, row, settings):
+        """One row as a float array (C, H, W) or (C, D, H, W), mask channel last."""
+        label = column.labels[row]
+        cell = column.images[row]
+        mask = None if column.masks is None else column.masks[row]
+        if _is_absent(cell) or (column.masks is not None and _is_absent(mask)):
+            which = 0 if _is_absent(cell) else 1
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {column.names[which]} holds "
+                f"no {'image' if which == 0 else 'mask'} while column "
+                f"{column.names[1 - which]} holds one."
+            )
+        if self.volume:
+            return self._read_volume_row(column, row, settings)
+        image = self._read_cell(cell, label, settings["window"], column.names[0])
+        if mask is not None:
+            image = self._with_mask_2d(image, column, row)
+        if settings["size"] is not None and image.shape[1:] != settings["size"]:
+            if mask is None:
+                image = resize(image, settings["size"])
+            else:
+                image = np.concatenate(
+                    [
+                        resize(image[:-1], settings["size"]),
+                        resize(image[-1:], settings["size"], nearest=True),
+                    ]
+                )
+        return image
+
+    def _read_cell(self, cell, label, window, column=None):
         """One cell as a float array of shape (C, H, W)."""
         if isinstance(cell, (str, os.PathLike)):
             image = read_image_file(
@@ -232,34 +394,254 @@ class ImageLoader(
                 color=self.color,
                 window=window,
                 nifti_slice=self.nifti_slice,
+                column=column,
             )
             return image[None] if image.ndim == 2 else np.moveaxis(image, 2, 0)
         return _array_image(cell, label, self.color)
 
+    def _with_mask_2d(self, image, column, row):
+        """A 2-D image with its binary mask as the last channel, cropped if asked."""
+        label, names = column.labels[row], column.names
+        mask_cell = column.masks[row]
+        if isinstance(mask_cell, (str, os.PathLike)):
+            mask = read_image_file(
+                mask_cell, label, nifti_slice=self.nifti_slice, column=names[1]
+            )[None]
+        else:
+            mask = _array_image(mask_cell, label, "gray")
+        if mask.shape[1:] != image.shape[1:]:
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {names[1]}: the mask "
+                f"{_shown(mask_cell)} of shape {mask.shape[1:]} does not match the "
+                f"image {_shown(column.images[row])} of column {names[0]}, of "
+                f"shape {image.shape[1:]}."
+            )
+        binary = mask[0] > 0 if self.mask_label is None else mask[0] == self.mask_label
+        if not binary.any():
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {names[1]}: the mask "
+                f"{_shown(mask_cell)} is empty ({self._mask_rule()})."
+            )
+        image = np.concatenate([image, binary[None].astype(np.float64)])
+        margin = self._margin()
+        if margin is not None:
+            rows, cols = np.nonzero(binary)
+            pad = int(np.ceil(margin))
+            image = image[
+                :,
+                max(rows.min() - pad, 0) : rows.max() + 1 + pad,
+                max(cols.min() - pad, 0) : cols.max() + 1 + pad,
+            ]
+        return image
+
+    def _mask_rule(self):
+        if self.mask_label is None:
+            return "no value > 0"
+        return f"no value == mask_label={self.mask_label!r}"
+
+    def _read_volume_row(self, column, row, settings):
+        """One row as (C, D, H, W): read, check, orient, resample, crop, resize."""
+        from . import _volumes
+
+        sitk = _volumes._sitk()
+        label, names = column.labels[row], column.names
+        cell = column.images[row]
+        image = self._read_volume_cell(
+            cell,
+            label,
+            names[0],
+            window=settings["window"],
+            series=self.series,
+            nifti_volume=self.nifti_volume,
+        )
+        mask = None
+        if column.masks is not None:
+            mask_cell = column.masks[row]
+            mask = self._read_volume_cell(mask_cell, label, names[1])
+            reason = _volumes.check_same_geometry(image, mask)
+            if reason is not None:
+                raise ImageReadError(
+                    f"ImageLoader: row {label!r}, column {names[1]}: the mask "
+                    f"{_shown(mask_cell)} does not have the geometry of the image "
+                    f"{_shown(cell)} of column {names[0]}: {reason}."
+                )
+            try:
+                mask = _volumes.binary_mask(sitk, mask, self.mask_label)
+            except ImageReadError as exc:
+                raise ImageReadError(
+                    f"ImageLoader: row {label!r}, column {names[1]}: the mask "
+                    f"{_shown(mask_cell)}: {exc}."
+                ) from None
+            self._check_not_empty(mask, label, names[1], mask_cell, "")
+        image = _volumes.oriented(image, nearest=False)
+        if mask is not None:
+            mask = _volumes.oriented(mask, nearest=True)
+        if settings["spacing"] is not None:
+            image = _volumes.resample_to_spacing(
+                image, settings["spacing"], nearest=False
+            )
+            if mask is not None:
+                mask = _volumes.resample_to_spacing(
+                    mask, settings["spacing"], nearest=True
+                )
+                self._check_not_empty(
+                    mask,
+                    label,
+                    names[1],
+                    column.masks[row],
+                    f" after resampling to spacing={settings['spacing']}",
+                )
+        if mask is not None and self._margin() is not None:
+            image, mask = _volumes.crop_to_box(image, mask, self._margin())
+        if settings["size"] is not None:
+            image = _volumes.resample_to_size(image, settings["size"], nearest=False)
+            if mask is not None:
+                mask = _volumes.resample_to_size(mask, settings["size"], nearest=True)
+        array = _to_color(_volumes.volume_array(image), self.color)
+        if mask is not None:
+            array = np.concatenate([array, _volumes.volume_array(mask)])
+        return array
+
+    def _read_volume_cell(
+        self, cell, label, column, *, window=None, series=None, nifti_volume=None
+    ):
+        """Read one volume cell, naming row, column and path in any error."""
+        from . import _volumes
+
+        try:
+            return _volumes.read_volume(
+                cell, window=window, series=series, nifti_volume=nifti_volume
+            )
+        except ImageReadError as exc:
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {column}: cannot read the "
+                f"volume {_shown(cell)} ({exc})."
+            ) from None
+        except Exception as exc:
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {column}: cannot read the "
+                f"volume {_shown(cell)} ({type(exc).__name__}: {exc})."
+            ) from exc
+
+    def _check_not_empty(self, mask, label, column, cell, after):
+        from . import _volumes
+
+        if not _volumes._sitk().GetArrayViewFromImage(mask).any():
+            raise ImageReadError(
+                f"ImageLoader: row {label!r}, column {column}: the mask "
+                f"{_shown(cell)} is empty{after} ({self._mask_rule()})."
+            )
+
+
+class _Column(NamedTuple):
+    """The cells of the input: row labels, images, masks (or None), column names."""
+
+    labels: list
+    images: list
+    masks: list
+    names: tuple
+
+
+def _shown(cell):
+    """A cell as error messages name it: its path, or the kind of array."""
+    if isinstance(cell, (str, os.PathLike)):
+        return repr(os.fspath(cell))
+    shape = getattr(cell, "shape", None)
+    return "(an array)" if shape is None else f"(an array of shape {shape})"
+
+
+def _is_absent(cell):
+    return cell is None or (
+        pd.api.types.is_scalar(cell) and not isinstance(cell, str) and pd.isna(cell)
+    )
+
+
+def _column_name(name, position):
+    return f"{position}" if name is None else repr(name)
+
 
 def _image_cells(X):
-    """Row labels and cells of the input, every cell a path or an array."""
+    """Row labels and cells of the input: one column of images, or two with masks."""
     if isinstance(X, os.PathLike):
         raise TypeError(
             "ImageLoader takes a column of images (a Series, list or 1-D array); "
             f"got a single {type(X).__name__}. Wrap it in a list."
         )
-    labels, cells = column_cells(X, "ImageLoader", "images")
-    for label, cell in zip(labels, cells):
-        if isinstance(cell, (str, os.PathLike, np.ndarray, list, tuple)):
-            continue
-        if pd.api.types.is_scalar(cell) and pd.isna(cell):
+    masks = None
+    if isinstance(X, pd.DataFrame) and X.shape[1] == 2:
+        labels = list(X.index)
+        images, masks = list(X.iloc[:, 0]), list(X.iloc[:, 1])
+        names = (repr(X.columns[0]), repr(X.columns[1]))
+    elif (
+        not isinstance(X, (pd.DataFrame, pd.Series, str, bytes))
+        and hasattr(X, "__array__")
+        and np.ndim(X) == 2
+        and np.shape(X)[1] == 2
+    ):
+        X = np.asarray(X, dtype=object)
+        labels = list(range(X.shape[0]))
+        images, masks = list(X[:, 0]), list(X[:, 1])
+        names = ("0", "1")
+    else:
+        name = X.name if isinstance(X, pd.Series) else None
+        if isinstance(X, pd.DataFrame) and X.shape[1] == 1:
+            name = X.columns[0]
+        labels, images = column_cells(X, "ImageLoader", "images")
+        names = (_column_name(name, 0), "1")
+    for label, *cells in zip(labels, images, *([masks] if masks else [])):
+        if all(_is_absent(cell) for cell in cells):
             raise ValueError(
-                f"ImageLoader: row {label!r} holds no image ({cell!r}). "
+                f"ImageLoader: row {label!r} holds no image ({cells[0]!r}). "
                 "MultimodalUnion passes only the rows where a modality is present, "
                 "so a missing value here means the loader was called directly; "
                 "drop or fill those rows first."
             )
-        raise TypeError(
-            f"ImageLoader: row {label!r} holds a {type(cell).__name__}; expected "
-            "the path of an image file or an image array."
+        for cell in cells:
+            if _is_absent(cell) or isinstance(
+                cell, (str, os.PathLike, np.ndarray, list, tuple)
+            ):
+                continue
+            raise TypeError(
+                f"ImageLoader: row {label!r} holds a {type(cell).__name__}; expected "
+                "the path of an image file or an image array."
+            )
+    return _Column(labels, images, masks, names)
+
+
+def _checked_sides(value, parameter, n, *, optional=False, real=False):
+    """An int (or positive number) or a tuple of ``n`` of them, as a tuple."""
+    if optional and value is None:
+        return None
+    kind = Real if real else Integral
+    sides = (value,) * n if isinstance(value, kind) else value
+    if not (
+        isinstance(sides, (tuple, list))
+        and len(sides) == n
+        and all(
+            isinstance(side, kind)
+            and not isinstance(side, bool)
+            and (side > 0 if real else side >= 1)
+            for side in sides
         )
-    return labels, cells
+    ):
+        what = "a number > 0" if real else "an int >= 1"
+        raise ValueError(
+            f"The '{parameter}' parameter of ImageLoader must be {what} or a "
+            f"tuple of {n} of them (depth, height, width) with volume=True"
+            f"{', or None' if optional else ''}; got {value!r}."
+        )
+    return tuple(float(side) if real else int(side) for side in sides)
+
+
+def _to_color(image, color):
+    """A (C, ...) image with C = 1, 3 or 4 as the channels ``color`` asks for."""
+    if image.shape[0] == 4:
+        image = image[:3]
+    if color == "gray" and image.shape[0] == 3:
+        image = np.tensordot(_LUMA, image, axes=1)[None]
+    elif color == "rgb" and image.shape[0] == 1:
+        image = np.repeat(image, 3, axis=0)
+    return image
 
 
 def _array_image(cell, label, color):
