@@ -428,3 +428,19 @@ def test_joblib_round_trip_and_clone(tmp_path, series):
 def test_invalid_volume_parameters(params, message):
     with pytest.raises(ValueError, match=message):
         ImageLoader(**params).fit([np.zeros((2, 2, 2))])
+
+
+def test_series_reads_as_simpleitk_series_reader_does(tmp_path):
+    # pyradiomics' reference reading: GDCM orders the files, ITK rescales.
+    sitk = pytest.importorskip("SimpleITK")
+    stored = ct_volume()
+    flipped = (-1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    folder, _ = write_series(tmp_path / "ct", stored, orientation=flipped)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder))
+    reference = sitk.DICOMOrient(reader.Execute(), "LPS")
+
+    block = ImageLoader(volume=True).fit_transform([folder])
+
+    np.testing.assert_array_equal(block[0, 0], sitk.GetArrayFromImage(reference))
+    np.testing.assert_allclose(reference.GetDirection(), np.eye(3).ravel())
