@@ -1,4 +1,4 @@
-"""Training, seeding and pickling shared by the skorch-trained estimators.
+"""Training, seeding, pickling and docstring text shared by the skorch-trained estimators.
 
 The estimators own a skorch net (``net_``) rather than being one: their
 parameters are scikit-learn's, so ``clone``, ``get_params`` and
@@ -8,11 +8,13 @@ parameters are scikit-learn's, so ``clone``, ``get_params`` and
 Importing this module does not import torch or skorch; training does.
 """
 
+import inspect
 import math
+import re
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, RegressorMixin, is_classifier
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
@@ -27,15 +29,100 @@ __all__ = [
     "BaseNet",
     "check_hidden_layer_sizes",
     "encode_classes",
+    "fill_doc",
     "standardize_targets",
     "unstandardize_predictions",
 ]
 
 _OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
 
+# The numpydoc entries of BaseNet's parameters, and of ``class_weight``, which
+# every classifier here takes, in the order of the estimators' signatures.
+# ``fill_doc`` puts them in each estimator's docstring, as skorch does for its
+# NeuralNetClassifier and NeuralNetRegressor.
+_TRAINING_PARAMETERS_DOC = """\
+lr : float, default=1e-3
+    Learning rate of the optimizer.
+max_epochs : int, default={max_epochs}
+    Number of passes over the training data (fewer with early stopping).
+batch_size : int, default={batch_size}
+    Rows per mini-batch, at most the number of training rows.
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the rows (stratified for a
+    classifier), stop when the validation loss has not decreased for
+    ``n_iter_no_change`` epochs, and restore the weights of the epoch with
+    the lowest validation loss.
+validation_fraction : float, default=0.1
+    Fraction of the rows held out when ``early_stopping=True``.
+n_iter_no_change : int, default=10
+    Epochs without a lower validation loss before training stops.
+{class_weight}optimizer : {{"adam", "adamw", "sgd"}}, default="adam"
+    The torch optimizer; ``"sgd"`` uses momentum 0.9.
+device : str or torch.device, default="auto"
+    Torch device: ``"auto"`` uses CUDA when torch sees a GPU and the CPU
+    otherwise.
+random_state : int, RandomState instance or None, default=None
+    Seeds {seeds},
+    the order of the mini-batches and the validation split. On the CPU, two
+    fits with the same int give the same model. Torch's global random state
+    is left as it was.
+verbose : int, default=0
+    Above 0, skorch prints a table of the losses after each epoch."""
+
+_CLASS_WEIGHT_DOC = """\
+class_weight : dict, "balanced" or None, default=None
+    Weights of the classes in the loss, ``{label: weight}``; "balanced"
+    gives ``n_samples / (n_classes * np.bincount(y))``, None weighs every
+    class 1.
+"""
+
+_DOC_MARKER = re.compile(r"^\{(\w+)\}$", flags=re.MULTILINE)
+
+
+def fill_doc(*, seeds, **sections):
+    """Class decorator: complete an estimator's docstring from shared text.
+
+    Each line ``{name}`` of the docstring (once cleaned of its indentation)
+    becomes ``sections[name]``, numpydoc written from column 0; the line
+    ``{training_parameters}`` becomes the entries of the training parameters,
+    with the class's own defaults, ``class_weight``'s entry where the class
+    takes one, and ``seeds`` (what ``random_state`` seeds besides the order of
+    the mini-batches and the validation split) in that of ``random_state``.
+    """
+
+    def decorate(cls):
+        if cls.__doc__ is None:  # python -OO
+            return cls
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        }
+        texts = {
+            **sections,
+            "training_parameters": _TRAINING_PARAMETERS_DOC.format(
+                max_epochs=defaults["max_epochs"],
+                batch_size=defaults["batch_size"],
+                class_weight=_CLASS_WEIGHT_DOC if "class_weight" in defaults else "",
+                seeds=seeds,
+            ),
+        }
+        doc = inspect.cleandoc(cls.__doc__)
+        markers = _DOC_MARKER.findall(doc)
+        if sorted(markers) != sorted(texts):
+            raise ValueError(
+                f"The docstring of {cls.__name__} marks {sorted(markers)}; "
+                f"the texts given are {sorted(texts)}."
+            )
+        cls.__doc__ = _DOC_MARKER.sub(
+            lambda match: texts[match.group(1)].strip("\n"), doc
+        )
+        return cls
+
+    return decorate
+
 
 class BaseNet(BaseEstimator):
-    """Training parameters, training and pickling shared by the deep estimators."""
+    """Training parameters, training, tags and pickling shared by the deep estimators."""
 
     _parameter_constraints = {
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -181,6 +268,15 @@ class BaseNet(BaseEstimator):
         net.iterator_train = net.iterator_valid = torch.utils.data.DataLoader
         self.n_iter_ = len(net.history)
         return net
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        # Every estimator here takes sparse input, and every regressor several
+        # targets. (Not is_regressor: RegressorMixin, first in a regressor's
+        # bases, marks it a regressor only after this returns.)
+        tags.target_tags.multi_output = isinstance(self, RegressorMixin)
+        return tags
 
     def __getstate__(self):
         # BaseEstimator may hand back the instance's own __dict__: copy it, so

@@ -24,6 +24,7 @@ from ._base import (
     BaseNet,
     check_hidden_layer_sizes,
     encode_classes,
+    fill_doc,
     standardize_targets,
     unstandardize_predictions,
 )
@@ -31,6 +32,47 @@ from ._base import (
 __all__ = ["DeepFusionClassifier", "DeepFusionRegressor"]
 
 _FUSIONS = ("concat", "attention", "gated", "lowrank_tensor")
+
+# Docstring text of both deep fusion estimators, completed by fill_doc.
+_DEEP_FUSION_DOC = {
+    "seeds": "the weight initialisation, dropout, modality dropout, augmentation",
+    "fusion_parameters": r"""
+encoders : dict of str to torch.nn.Module, default=None
+    Encoders for some modalities, ``{modality: module}``; each maps a
+    batch of that modality's rows (float32, in the block's shape) to
+    ``(rows, embedding_dim)``. They are deep-copied into the fitted
+    network, never trained in place. The other modalities get the
+    default encoder of their shape.
+embedding_dim : int, default=32
+    Width of every modality's embedding.
+fusion : {"concat", "attention", "gated", "lowrank_tensor"}, default="attention"
+    How the embeddings ``e_m`` of the present modalities (``p_m = 1``)
+    are combined:
+
+    - ``"concat"``: :math:`[p_1 e_1, \dots, p_M e_M, p_1, \dots, p_M]`,
+      the presence indicators appended so the head can tell an absent
+      modality from a small embedding;
+    - ``"attention"``: :math:`\sum_m a_m e_m` with
+      :math:`a_m \propto p_m \exp(v^\top \tanh(W e_m))`, re-normalised
+      over the present modalities;
+    - ``"gated"``: a gated multimodal unit, a feature-wise softmax over
+      the present modalities of gates computed from all embeddings;
+    - ``"lowrank_tensor"``: low-rank multimodal tensor fusion,
+      :math:`\sum_r \prod_{m: p_m = 1} W_m^{(r)\top} [e_m; 1]`, in which an
+      absent modality drops out of the product.
+hidden_layer_sizes : int or sequence of int, default=(32,)
+    Hidden layers of the head after the fusion layer.
+dropout : float, default=0.0
+    Dropout rate in the head.
+modality_dropout : float, default=0.0
+    During training, each present modality of each row is hidden with
+    this probability (a row keeps at least one), so the network learns to
+    predict from subsets of its modalities.
+augment : bool, default=False
+    During training, flip image modalities (4-D blocks) horizontally at
+    random and rotate them by up to ±10°. Prediction never augments.
+""",
+}
 
 
 class _BaseDeepFusion(ModalitySubsetMixin, BaseNet):
@@ -62,29 +104,9 @@ class _BaseDeepFusion(ModalitySubsetMixin, BaseNet):
         dropout,
         modality_dropout,
         augment,
-        lr,
-        max_epochs,
-        batch_size,
-        early_stopping,
-        validation_fraction,
-        n_iter_no_change,
-        optimizer,
-        device,
-        random_state,
-        verbose,
+        **training_params,
     ):
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        super().__init__(**training_params)
         self.encoders = encoders
         self.embedding_dim = embedding_dim
         self.fusion = fusion
@@ -195,12 +217,8 @@ class _BaseDeepFusion(ModalitySubsetMixin, BaseNet):
                 )
         return {name: copy.deepcopy(module) for name, module in self.encoders.items()}
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
-
+@fill_doc(**_DEEP_FUSION_DOC)
 class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
     r"""A network with one encoder per modality and a fusion layer, trained end to end.
 
@@ -220,67 +238,8 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
 
     Parameters
     ----------
-    encoders : dict of str to torch.nn.Module, default=None
-        Encoders for some modalities, ``{modality: module}``; each maps a
-        batch of that modality's rows (float32, in the block's shape) to
-        ``(rows, embedding_dim)``. They are deep-copied into the fitted
-        network, never trained in place. The other modalities get the
-        default encoder of their shape.
-    embedding_dim : int, default=32
-        Width of every modality's embedding.
-    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, default="attention"
-        How the embeddings ``e_m`` of the present modalities (``p_m = 1``)
-        are combined:
-
-        - ``"concat"``: :math:`[p_1 e_1, \dots, p_M e_M, p_1, \dots, p_M]`,
-          the presence indicators appended so the head can tell an absent
-          modality from a small embedding;
-        - ``"attention"``: :math:`\sum_m a_m e_m` with
-          :math:`a_m \propto p_m \exp(v^\top \tanh(W e_m))`, re-normalised
-          over the present modalities;
-        - ``"gated"``: a gated multimodal unit, a feature-wise softmax over
-          the present modalities of gates computed from all embeddings;
-        - ``"lowrank_tensor"``: low-rank multimodal tensor fusion,
-          :math:`\sum_r \prod_{m: p_m = 1} W_m^{(r)\top} [e_m; 1]`, in which an
-          absent modality drops out of the product.
-    hidden_layer_sizes : int or sequence of int, default=(32,)
-        Hidden layers of the head after the fusion layer.
-    dropout : float, default=0.0
-        Dropout rate in the head.
-    modality_dropout : float, default=0.0
-        During training, each present modality of each row is hidden with
-        this probability (a row keeps at least one), so the network learns to
-        predict from subsets of its modalities.
-    augment : bool, default=False
-        During training, flip image modalities (4-D blocks) horizontally at
-        random and rotate them by up to ±10°. Prediction never augments.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=50
-        Number of passes over the training data (fewer with early stopping).
-    batch_size : int, default=32
-        Rows per mini-batch, at most the number of training rows.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified), stop when
-        the validation loss has not decreased for ``n_iter_no_change``
-        epochs, and restore the weights of the best epoch.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a lower validation loss before training stops.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer; ``"sgd"`` uses momentum 0.9.
-    device : str or torch.device, default="auto"
-        Torch device: ``"auto"`` uses CUDA when torch sees a GPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, dropout, modality dropout, augmentation, the
-        order of the mini-batches and the validation split: two fits on the
-        CPU with the same int give the same model. Torch's global random
-        state is left as it was.
-    verbose : int, default=0
-        Above 0, skorch prints a table of the losses after each epoch.
+    {fusion_parameters}
+    {training_parameters}
 
     Attributes
     ----------
@@ -454,6 +413,7 @@ class DeepFusionClassifier(ClassifierMixin, _BaseDeepFusion):
         return self.classes_[np.argmax(proba, axis=1)]
 
 
+@fill_doc(**_DEEP_FUSION_DOC)
 class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
     r"""The regression counterpart of :class:`DeepFusionClassifier`.
 
@@ -463,43 +423,8 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
 
     Parameters
     ----------
-    encoders : dict of str to torch.nn.Module, default=None
-        Encoders for some modalities, deep-copied; the others get the default
-        encoder of their block's shape.
-    embedding_dim : int, default=32
-        Width of every modality's embedding.
-    fusion : {"concat", "attention", "gated", "lowrank_tensor"}, default="attention"
-        The fusion layer; see :class:`DeepFusionClassifier`.
-    hidden_layer_sizes : int or sequence of int, default=(32,)
-        Hidden layers of the head.
-    dropout : float, default=0.0
-        Dropout rate in the head.
-    modality_dropout : float, default=0.0
-        Training-time rate at which whole present modalities are hidden.
-    augment : bool, default=False
-        Random flips and small rotations of image modalities during training.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=50
-        Number of passes over the training data.
-    batch_size : int, default=32
-        Rows per mini-batch.
-    early_stopping : bool, default=False
-        Stop on the loss of a held-out ``validation_fraction`` and restore the
-        best epoch.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a lower validation loss before training stops.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer.
-    device : str or torch.device, default="auto"
-        Torch device: ``"auto"`` uses CUDA when torch sees a GPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds everything random in training; torch's global random state is
-        left as it was.
-    verbose : int, default=0
-        Above 0, skorch prints a table of the losses after each epoch.
+    {fusion_parameters}
+    {training_parameters}
 
     Attributes
     ----------
@@ -521,7 +446,7 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
 
     See Also
     --------
-    DeepFusionClassifier : The classifier, with the fusion layers' formulas.
+    DeepFusionClassifier : The classifier counterpart.
 
     Examples
     --------
@@ -620,8 +545,3 @@ class DeepFusionRegressor(RegressorMixin, _BaseDeepFusion):
         warn_predicted_rows_without_modality(blocks, "training mean", empty=empty)
         y_pred[empty] = self.y_mean_ if y_pred.ndim == 2 else self.y_mean_[0]
         return y_pred
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

@@ -15,11 +15,33 @@ from ._base import (
     BaseNet,
     check_hidden_layer_sizes,
     encode_classes,
+    fill_doc,
     standardize_targets,
     unstandardize_predictions,
 )
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
+# Docstring text of both MLP heads, completed by fill_doc.
+_MLP_DOC = {
+    "seeds": "the weight initialisation, dropout",
+    "layer_parameters": """
+hidden_layer_sizes : int or sequence of int, default=(100,)
+    Width of each hidden layer; an empty sequence gives a linear model.
+dropout : float, default=0.0
+    Dropout probability after each hidden layer's activation.
+batch_norm : bool, default=False
+    Batch-normalise each hidden layer before its activation.
+""",
+    "notes": """
+Inputs are cast to float32. A scipy sparse matrix is kept sparse and made
+dense one mini-batch at a time, so memory grows with the batch, not with
+the data set.
+
+Pickling stores the network's tensors on the CPU, so a model trained on a
+GPU loads on a machine without one; a loaded model predicts on the CPU.
+""",
+}
 
 
 class _BaseMLP(BaseNet):
@@ -35,35 +57,8 @@ class _BaseMLP(BaseNet):
         "batch_norm": ["boolean"],
     }
 
-    def __init__(
-        self,
-        *,
-        hidden_layer_sizes,
-        dropout,
-        batch_norm,
-        lr,
-        max_epochs,
-        batch_size,
-        early_stopping,
-        validation_fraction,
-        n_iter_no_change,
-        optimizer,
-        device,
-        random_state,
-        verbose,
-    ):
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            optimizer=optimizer,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
+    def __init__(self, *, hidden_layer_sizes, dropout, batch_norm, **training_params):
+        super().__init__(**training_params)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.batch_norm = batch_norm
@@ -92,11 +87,6 @@ class _BaseMLP(BaseNet):
             batch_norm=self.batch_norm,
         )
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
 
 def _rows_for_skorch(X):
     # In prediction, skorch's dataset densifies a sparse input one row at a
@@ -105,6 +95,7 @@ def _rows_for_skorch(X):
     return sparse.csr_matrix(X) if sparse.issparse(X) else X
 
 
+@fill_doc(**_MLP_DOC)
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """A multilayer perceptron classifier trained with skorch.
 
@@ -119,42 +110,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
-        Width of each hidden layer; an empty sequence gives a linear model.
-    dropout : float, default=0.0
-        Dropout probability after each hidden layer's activation.
-    batch_norm : bool, default=False
-        Batch-normalise each hidden layer before its activation.
-    lr : float, default=1e-3
-        Learning rate of the optimizer.
-    max_epochs : int, default=100
-        Number of passes over the training data (fewer with early stopping).
-    batch_size : int, default=64
-        Rows per mini-batch, at most the number of training rows.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified for a
-        classifier), stop when the validation loss has not decreased for
-        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
-        the lowest validation loss.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a lower validation loss before training stops.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer; ``"sgd"`` uses momentum 0.9.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, ``{label: weight}``; "balanced"
-        gives ``n_samples / (n_classes * np.bincount(y))``, None weighs every
-        class 1.
-    device : str or torch.device, default="auto"
-        Torch device: ``"auto"`` uses CUDA when torch sees a GPU and the CPU
-        otherwise.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, dropout, the order of the mini-batches
-        and the validation split. On the CPU, two fits with the same int give
-        the same model. Torch's global random state is left as it was.
-    verbose : int, default=0
-        Above 0, skorch prints a table of the losses after each epoch.
+    {layer_parameters}
+    {training_parameters}
 
     Attributes
     ----------
@@ -176,12 +133,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Notes
     -----
-    Inputs are cast to float32. A scipy sparse matrix is kept sparse and made
-    dense one mini-batch at a time, so memory grows with the batch, not with
-    the data set.
-
-    Pickling stores the network's tensors on the CPU, so a model trained on a
-    GPU loads on a machine without one; a loaded model predicts on the CPU.
+    {notes}
 
     Examples
     --------
@@ -293,6 +245,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self.classes_[proba.argmax(axis=1)]
 
 
+@fill_doc(**_MLP_DOC)
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """A multilayer perceptron regressor trained with skorch.
 
@@ -304,38 +257,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or sequence of int, default=(100,)
-        Width of each hidden layer; an empty sequence gives a linear model.
-    dropout : float, default=0.0
-        Dropout probability after each hidden layer's activation.
-    batch_norm : bool, default=False
-        Batch-normalise each hidden layer before its activation.
-    lr : float, default=1e-3
-        Learning rate of the optimizer.
-    max_epochs : int, default=100
-        Number of passes over the training data (fewer with early stopping).
-    batch_size : int, default=64
-        Rows per mini-batch, at most the number of training rows.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified for a
-        classifier), stop when the validation loss has not decreased for
-        ``n_iter_no_change`` epochs, and restore the weights of the epoch with
-        the lowest validation loss.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without a lower validation loss before training stops.
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-        The torch optimizer; ``"sgd"`` uses momentum 0.9.
-    device : str or torch.device, default="auto"
-        Torch device: ``"auto"`` uses CUDA when torch sees a GPU and the CPU
-        otherwise.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, dropout, the order of the mini-batches
-        and the validation split. On the CPU, two fits with the same int give
-        the same model. Torch's global random state is left as it was.
-    verbose : int, default=0
-        Above 0, skorch prints a table of the losses after each epoch.
+    {layer_parameters}
+    {training_parameters}
 
     Attributes
     ----------
@@ -362,12 +285,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Notes
     -----
-    Inputs are cast to float32. A scipy sparse matrix is kept sparse and made
-    dense one mini-batch at a time, so memory grows with the batch, not with
-    the data set.
-
-    Pickling stores the network's tensors on the CPU, so a model trained on a
-    GPU loads on a machine without one; a loaded model predicts on the CPU.
+    {notes}
 
     Examples
     --------
@@ -459,8 +377,3 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         X = self._validate_X_predict(X)
         return unstandardize_predictions(self, self.net_.predict(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
