@@ -26,6 +26,7 @@ from .exceptions import RowFailureWarning
 from .utils._sklearn_compat import (
     HasMethods,
     Hidden,
+    Interval,
     StrOptions,
     _BaseComposition,
     _check_feature_names,
@@ -113,6 +114,19 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         an ``on_error`` parameter of their own; polymodal's transformers
         handle their rows themselves. ``fit`` itself must succeed on the
         present rows.
+    batch_size : int, default=None
+        Transform each modality's present rows in batches of this many rows,
+        so that a modality whose transformer reads large inputs into a small
+        output (a pipeline of :class:`~polymodal.image.ImageLoader` and
+        :class:`~polymodal.image.CNNEmbedder` or
+        :class:`~polymodal.image.ImageFeatures` over image volumes) never holds
+        more than one batch of its inputs: peak memory is the output plus one
+        batch. A transformer that learns nothing from its rows (every step of it
+        declares ``_learns_from_rows = False``, as polymodal's image loader,
+        features and embedder do) is also fitted on the first batch only;
+        any other is fitted on all its present rows, as without batches.
+        Batches are used only where no metadata is routed to the modality.
+        None transforms all rows at once. The result does not depend on it.
 
     Attributes
     ----------
@@ -168,6 +182,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         "verbose": ["verbose"],
         "verbose_feature_names_out": ["boolean", str, callable],
         "on_error": [StrOptions({"raise", "missing"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -180,6 +195,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         verbose=False,
         verbose_feature_names_out=True,
         on_error="raise",
+        batch_size=None,
     ):
         self.transformers = transformers
         self.remainder = remainder
@@ -188,6 +204,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         self.verbose = verbose
         self.verbose_feature_names_out = verbose_feature_names_out
         self.on_error = on_error
+        self.batch_size = batch_size
 
     # -- parameters ---------------------------------------------------------
     @property
@@ -547,6 +564,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 params=routed[name],
                 weight=(self.transformer_weights or {}).get(name),
                 on_error=self.on_error,
+                batch_size=self.batch_size,
                 message=self._log_message(name, i, len(specs)),
                 input_names=self._input_names(name),
             )
@@ -610,6 +628,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 params=routed[name],
                 weight=(self.transformer_weights or {}).get(name),
                 on_error=self.on_error,
+                batch_size=self.batch_size,
                 message=self._log_message(name, i, len(specs)),
                 template=self._block_templates[name],
             )
@@ -874,6 +893,7 @@ def _process_modality(
     weight,
     on_error,
     message,
+    batch_size=None,
     template=None,
     input_names=None,
 ):
@@ -898,13 +918,25 @@ def _process_modality(
         _print_elapsed_time("MultimodalUnion", message),
         config_context(transform_output="default"),
     ):
+        batches = None if params else batch_size
+
+        def transform(part):
+            return _transform(trans, part, params, guarded, name, errors)
+
         try:
-            if fit:
+            if fit and batches and not _learns_from_rows(trans):
+                first = np.arange(min(batches, rows.size))
+                trans.fit(
+                    _safe_indexing(subset, first),
+                    None if y_subset is None else _safe_indexing(y_subset, first),
+                )
+                output = _in_batches(transform, subset, batches, name)
+            elif fit:
                 output = _fit_transform(
                     trans, subset, y_subset, params, guarded, name, errors
                 )
             elif rows.size:
-                output = _transform(trans, subset, params, guarded, name, errors)
+                output = _in_batches(transform, subset, batches, name)
             else:
                 output = _empty_output(*template)
         except Exception as exc:
@@ -951,6 +983,38 @@ def _process_modality(
         else (None, True)
     )
     return _ModalityResult(trans, block, present, names, declared)
+
+
+def _learns_from_rows(trans):
+    """Whether fitting ``trans`` reads anything from its rows beyond their shape."""
+    steps = (
+        [step for _, step in trans.steps] if isinstance(trans, Pipeline) else [trans]
+    )
+    return any(
+        getattr(step, "_learns_from_rows", True)
+        for step in steps
+        if not (isinstance(step, str) or step is None)
+    )
+
+
+def _in_batches(transform, X, batch_size, name):
+    """``transform(X)``, computed batch by batch when ``batch_size`` is set."""
+    n_rows = X.shape[0]
+    if batch_size is None or n_rows <= batch_size:
+        return transform(X)
+    parts = [
+        _as_block_output(
+            transform(
+                _safe_indexing(X, np.arange(start, min(start + batch_size, n_rows)))
+            ),
+            name,
+            min(batch_size, n_rows - start),
+        )
+        for start in range(0, n_rows, batch_size)
+    ]
+    if sparse.issparse(parts[0]):
+        return sparse.vstack(parts, format="csr")
+    return np.concatenate(parts, axis=0)
 
 
 def _fit_transform(trans, X, y, params, guarded, name, errors):

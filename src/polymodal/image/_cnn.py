@@ -122,6 +122,9 @@ class CNNEmbedder(ImageBlockMixin, ModalityTransformer):
     array(['cnn0', 'cnn1', 'cnn2'], dtype=object)
     """
 
+    # Reads only the rows' shape at fit: a union may fit it on one batch.
+    _learns_from_rows = False
+
     _parameter_constraints = {
         "module": [
             StrOptions({"small"}),

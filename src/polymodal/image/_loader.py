@@ -208,6 +208,9 @@ class ImageLoader(
     (2, 2, 2, 3, 3)
     """
 
+    # Reads only the rows' shape at fit: a union may fit it on one batch.
+    _learns_from_rows = False
+
     _parameter_constraints = {
         "color": [StrOptions({"gray", "rgb"})],
         "size": [Interval(Integral, 1, None, closed="left"), tuple, None],

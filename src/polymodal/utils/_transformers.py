@@ -22,7 +22,14 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
 
     ``fit_transform`` hands what ``_fit`` read to ``_output``, so that the
     input is read (decoded, counted, tokenised, validated) once, not twice.
+
+    ``_learns_from_rows`` is False in a subclass whose ``fit`` reads nothing
+    from the rows but their shape and validity, so that
+    :class:`~polymodal.MultimodalUnion` with ``batch_size`` may fit it on one
+    batch and stream the rest.
     """
+
+    _learns_from_rows = True
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
