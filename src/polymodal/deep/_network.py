@@ -2,7 +2,12 @@
 
 import math
 
-from ..utils._encoders import ImageEncoder, SequenceEncoder
+from ..utils._encoders import (
+    ImageEncoder,
+    SequenceEncoder,
+    SliceEncoder,
+    VolumeEncoder,
+)
 from ..utils._torch import import_torch
 from ._fusion_layers import FUSION_LAYERS
 from ._mlp_module import MLPModule
@@ -17,17 +22,23 @@ __all__ = ["FusionNetwork", "default_encoder"]
 MAX_ROTATION_DEGREES = 10.0
 
 
-def default_encoder(block_shape, embedding_dim, name=None):
+def default_encoder(
+    block_shape, embedding_dim, name=None, slices=None, slice_pool="mean"
+):
     """The encoder that fits a block's shape (without its row axis).
 
-    2-D tables get an MLP, (C, H, W) images a small CNN and (alphabet, L)
-    one-hot sequences a 1-D CNN; other shapes need an encoder of the user's.
+    2-D tables get an MLP, (C, H, W) images a small CNN, (alphabet, L)
+    one-hot sequences a 1-D CNN, and (C, D, H, W) volumes a small 3-D CNN, or
+    with ``slices`` ("all" or "mask") the small 2-D CNN applied slice by
+    slice and pooled by ``slice_pool``; other shapes need an encoder of the
+    user's.
     """
-    if len(block_shape) not in (1, 2, 3):
+    if len(block_shape) not in (1, 2, 3, 4):
         raise ValueError(
             f"Modality {name!r} has blocks of shape (n, {', '.join(map(str, block_shape))}"
             f"), {len(block_shape) + 1}-D: the default encoders take tables "
-            "(n, d), one-hot sequences (n, alphabet, L) and images (n, C, H, W). "
+            "(n, d), one-hot sequences (n, alphabet, L), images (n, C, H, W) and "
+            "volumes (n, C, D, H, W). "
             f"Reshape the block, or pass encoders={{{name!r}: <a torch.nn.Module>}}."
         )
     if len(block_shape) == 1:
@@ -37,6 +48,21 @@ def default_encoder(block_shape, embedding_dim, name=None):
             n_outputs=embedding_dim,
             dropout=0.0,
             batch_norm=False,
+        )
+    if len(block_shape) == 4:
+        if slices is None:
+            return VolumeEncoder(block_shape[0], embedding_dim=embedding_dim)
+        channels = block_shape[0] - (slices == "mask")
+        if channels < 1:
+            raise ValueError(
+                f"Modality {name!r}: slices='mask' reads the last channel as the "
+                "lesion mask, but its volumes have 1 channel; give ImageLoader a "
+                "second column of masks, or use slices='all'."
+            )
+        return SliceEncoder(
+            ImageEncoder(channels, embedding_dim=embedding_dim),
+            slices=slices,
+            pool=slice_pool,
         )
     if len(block_shape) == 3:
         return ImageEncoder(block_shape[0], embedding_dim=embedding_dim)
@@ -126,6 +152,11 @@ class FusionNetwork(nn.Module):
     augment : bool
         Whether image modalities (4-D tensors) are flipped and rotated at
         random during training.
+    slices : {"all", "mask"} or None, default=None
+        Encoder of volume modalities (5-D tensors): None a small 3-D CNN,
+        otherwise a small 2-D CNN over all slices or those through the mask.
+    slice_pool : {"mean", "max"}, default="mean"
+        How the 2.5-D encoder pools the slices' vectors.
     """
 
     def __init__(
@@ -139,6 +170,8 @@ class FusionNetwork(nn.Module):
         dropout,
         modality_dropout,
         augment,
+        slices=None,
+        slice_pool="mean",
     ):
         super().__init__()
         self.modalities = list(block_shapes)
@@ -146,7 +179,7 @@ class FusionNetwork(nn.Module):
             {
                 name: custom_encoders[name]
                 if name in custom_encoders
-                else default_encoder(shape, embedding_dim, name)
+                else default_encoder(shape, embedding_dim, name, slices, slice_pool)
                 for name, shape in block_shapes.items()
             }
         )
