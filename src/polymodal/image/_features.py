@@ -1,4 +1,4 @@
-"""Handcrafted radiomics-style features of each image of an (n, C, H, W) block."""
+"""Radiomics features of each image of an (n, C, H, W) or (n, C, D, H, W) block."""
 
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -12,11 +12,14 @@ from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
+from . import _radiomics
 from ._io import checked_pair
 
 __all__ = ["ImageFeatures"]
 
 _FAMILIES = ("first_order", "glcm", "hog", "lbp")
+#: pyradiomics' feature classes, named as the prefix of their features' names.
+_CLASSES = tuple(f"original_{name}" for name in _radiomics.CLASSES)
 _GLCM_PROPERTIES = (
     "contrast",
     "dissimilarity",
@@ -42,6 +45,11 @@ class _Plan:
     cells_per_block: tuple
     lbp_points: int
     lbp_radius: float
+    classes: tuple = ()
+    bin_width: float = 25.0
+    bin_count: int = None
+    spacing: tuple = None
+    mask_channel: int = None
 
 
 class ImageFeatures(ImageBlockMixin, ModalityTransformer):
@@ -168,7 +176,11 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     """
 
     _parameter_constraints = {
-        "features": [StrOptions(set(_FAMILIES)), list, tuple],
+        "features": [
+            StrOptions({"auto", "radiomics", *_FAMILIES, *_CLASSES}),
+            list,
+            tuple,
+        ],
         "percentiles": ["array-like"],
         "levels": [Interval(Integral, 2, 256, closed="both")],
         "intensity_range": [StrOptions({"fit", "image"}), tuple],
@@ -179,12 +191,16 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         "cells_per_block": [Interval(Integral, 1, None, closed="left"), tuple],
         "lbp_points": [Interval(Integral, 1, None, closed="left")],
         "lbp_radius": [Interval(Real, 0, None, closed="neither")],
+        "bin_width": [Interval(Real, 0, None, closed="neither")],
+        "bin_count": [Interval(Integral, 1, None, closed="left"), None],
+        "spacing": [Interval(Real, 0, None, closed="neither"), tuple, None],
+        "mask_channel": [Integral, None],
         "n_jobs": [Integral, None],
     }
 
     def __init__(
         self,
-        features=_FAMILIES,
+        features="auto",
         *,
         percentiles=(10, 25, 50, 75, 90),
         levels=32,
@@ -196,6 +212,10 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         cells_per_block=(3, 3),
         lbp_points=8,
         lbp_radius=1.0,
+        bin_width=25.0,
+        bin_count=None,
+        spacing=None,
+        mask_channel=None,
         n_jobs=None,
     ):
         self.features = features
@@ -209,6 +229,10 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         self.cells_per_block = cells_per_block
         self.lbp_points = lbp_points
         self.lbp_radius = lbp_radius
+        self.bin_width = bin_width
+        self.bin_count = bin_count
+        self.spacing = spacing
+        self.mask_channel = mask_channel
         self.n_jobs = n_jobs
 
     def get_feature_names_out(self, input_features=None):
@@ -226,8 +250,9 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             :class:`polymodal.MultimodalUnion` adds.
         """
         check_is_fitted(self)
-        plan = self._plan()
-        channels, height, width = self.image_shape_
+        plan = self._plan(len(self.image_shape_) - 1)
+        channels = self.image_shape_[0] - (plan.mask_channel is not None)
+        height, width = self.image_shape_[-2:]
         names = []
         if "first_order" in plan.families:
             names += [f"first_order_{name}" for name in _MOMENTS]
@@ -243,16 +268,23 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             names += [f"hog_{i}" for i in range(_hog_width((height, width), plan))]
         if "lbp" in plan.families:
             names += [f"lbp_{i}" for i in range(plan.lbp_points + 2)]
+        intensity = [name for name in plan.classes if name != "shape"]
+        names += _radiomics.feature_names(intensity, len(self.image_shape_) - 1)
         if channels > 1:
             names = [
                 f"c{channel}_{name}" for channel in range(channels) for name in names
             ]
+        if "shape" in plan.classes:
+            # The shape is the region's, one set of columns whatever the channels.
+            names = (
+                _radiomics.feature_names(["shape"], len(self.image_shape_) - 1) + names
+            )
         return np.asarray(names, dtype=object)
 
     def _fit(self, X):
         """Check the parameters and images; learn the intensity range."""
-        plan = self._plan()
         images = self._images(X, reset=True)
+        plan = self._plan(images.ndim - 2, images.shape[1])
         present = ~_absent_rows(images)
         if not present.any():
             raise ValueError(
@@ -260,14 +292,16 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
                 "there is nothing to fit; give it at least one present image."
             )
         _check_image_size(images.shape[2:], plan)
+        _check_masks(images, present, plan)
         channels = images.shape[1]
         if self.intensity_range == "fit":
             low = np.full(channels, np.inf)
             high = np.full(channels, -np.inf)
             for row in np.flatnonzero(present):
                 image = images[row]
-                low = np.minimum(low, image.min(axis=(1, 2)))
-                high = np.maximum(high, image.max(axis=(1, 2)))
+                spatial = tuple(range(1, image.ndim))
+                low = np.minimum(low, image.min(axis=spatial))
+                high = np.maximum(high, image.max(axis=spatial))
             self.intensity_range_ = np.column_stack([low, high])
         elif self.intensity_range == "image":
             self.intensity_range_ = None
@@ -277,7 +311,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         return plan, images
 
     def _read(self, X):
-        return self._plan(), self._images(X, reset=False)
+        images = self._images(X, reset=False)
+        return self._plan(images.ndim - 2, images.shape[1]), images
 
     def _output(self, read):
         """The features of every image of the block."""
@@ -292,7 +327,9 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         _check_image_size(images.shape[2:], plan)
         width = len(self.get_feature_names_out())
         output = np.full((len(images), width), np.nan)
-        rows = np.flatnonzero(~_absent_rows(images))
+        present = ~_absent_rows(images)
+        _check_masks(images, present, plan)
+        rows = np.flatnonzero(present)
         if len(rows) == 0:
             return output
         n_chunks = min(effective_n_jobs(self.n_jobs), len(rows))
@@ -314,12 +351,18 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             shape = (X if isinstance(X, np.ndarray) else np.asarray(X)).shape
         except ValueError:
             shape = "ragged"
-        if len(shape) != 4 or 0 in shape[1:]:
+        if len(shape) not in (4, 5) or 0 in shape[1:]:
             raise ValueError(
                 "ImageFeatures takes a block of images of shape (n_samples, C, H, "
-                f"W); got an input of shape {shape}. Put an ImageLoader before it, "
-                "e.g. make_pipeline(ImageLoader(size=64), ImageFeatures()), to read "
+                f"W) or volumes (n_samples, C, D, H, W); got an input of shape "
+                f"{shape}. Put an ImageLoader before it, e.g. "
+                "make_pipeline(ImageLoader(size=64), ImageFeatures()), to read "
                 "image files or arrays into such a block."
+            )
+        if not reset and len(shape) != len(self.image_shape_) + 1:
+            raise ValueError(
+                f"ImageFeatures was fitted on {len(self.image_shape_) - 1}-D images; "
+                f"got a block of shape {shape}."
             )
         if not reset and shape[1] != self.n_features_in_:
             raise ValueError(
@@ -352,16 +395,55 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             )
         return np.asarray(interval, dtype=np.float64)
 
-    def _plan(self):
-        """Check the parameters that the constraints cannot; return them."""
-        families = (
-            {self.features} if isinstance(self.features, str) else set(self.features)
-        )
-        if not families or not families <= set(_FAMILIES):
+    def _plan(self, ndim=2, channels=None):
+        """Check the parameters that the constraints cannot; return them.
+
+        ``ndim`` is the images' dimension (2 or 3), ``channels`` their number
+        of channels where known.
+        """
+        mask_channel = self.mask_channel
+        if mask_channel is not None and channels is not None:
+            if not -channels <= mask_channel < channels or channels < 2:
+                raise ValueError(
+                    "The 'mask_channel' parameter of ImageFeatures must index a "
+                    f"channel of images that hold one more besides it; got "
+                    f"{mask_channel!r} for images of {channels} channel(s)."
+                )
+            mask_channel %= channels
+        features = self.features
+        if isinstance(features, str) and features == "auto":
+            two_d = ndim == 2 and self.mask_channel is None
+            features = _FAMILIES if two_d else "radiomics"
+        if isinstance(features, str) and features == "radiomics":
+            features = _CLASSES
+        families = {features} if isinstance(features, str) else set(features)
+        if not families or not families <= {*_FAMILIES, *_CLASSES}:
             raise ValueError(
-                "The 'features' parameter of ImageFeatures must name one or more "
-                f"of {list(_FAMILIES)}; got {self.features!r}."
+                "The 'features' parameter of ImageFeatures must be 'auto', "
+                "'radiomics' or name one or more of "
+                f"{list(_FAMILIES) + list(_CLASSES)}; got {self.features!r}."
             )
+        handcrafted = families & set(_FAMILIES)
+        if handcrafted and (ndim != 2 or self.mask_channel is not None):
+            raise ValueError(
+                f"ImageFeatures: the features {sorted(handcrafted)} are computed "
+                "over a whole 2-D image; for volumes or a region of interest "
+                "(mask_channel) choose pyradiomics' classes, e.g. "
+                "features='radiomics' or ['original_firstorder', 'original_glcm']."
+            )
+        spacing = self.spacing
+        if spacing is None:
+            spacing = (1.0,) * ndim
+        elif isinstance(spacing, Real):
+            spacing = (float(spacing),) * ndim
+        else:
+            spacing = _numbers(spacing, "spacing", float)
+            if len(spacing) != ndim or min(spacing) <= 0:
+                raise ValueError(
+                    "The 'spacing' parameter of ImageFeatures must be a number or "
+                    f"{ndim} positive numbers (the voxel size in mm along "
+                    f"{'(D, H, W)' if ndim == 3 else '(H, W)'}); got {self.spacing!r}."
+                )
         percentiles = _numbers(self.percentiles, "percentiles", float)
         if any(not 0 <= q <= 100 for q in percentiles):
             raise ValueError(
@@ -394,6 +476,13 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             ),
             lbp_points=int(self.lbp_points),
             lbp_radius=float(self.lbp_radius),
+            classes=tuple(
+                name for name in _radiomics.CLASSES if f"original_{name}" in families
+            ),
+            bin_width=float(self.bin_width),
+            bin_count=None if self.bin_count is None else int(self.bin_count),
+            spacing=tuple(spacing),
+            mask_channel=mask_channel,
         )
 
 
@@ -473,24 +562,56 @@ def _rows_features(images, rows, ranges, plan):
         needed_for="ImageFeatures",
         package="scikit-image",
     )
-    return np.stack(
-        [
-            np.concatenate(
-                [
-                    _channel_features(feature, channel, limits, plan)
-                    for channel, limits in zip(
-                        images[row].astype(np.float64),
-                        _own_ranges(images[row]) if ranges is None else ranges,
-                    )
-                ]
+    return np.stack([_row_features(feature, images[row], ranges, plan) for row in rows])
+
+
+def _row_features(feature, image, ranges, plan):
+    """One image's features: the region's shape, then channel after channel."""
+    image = image.astype(np.float64)
+    if ranges is None:
+        ranges = _own_ranges(image)
+    if plan.mask_channel is None:
+        mask = np.ones(image.shape[1:], dtype=bool)
+    else:
+        mask = image[plan.mask_channel] > 0
+        keep = np.arange(len(image)) != plan.mask_channel
+        image, ranges = image[keep], ranges[keep]
+    options = {"bin_width": plan.bin_width, "bin_count": plan.bin_count}
+    parts = []
+    if "shape" in plan.classes:
+        parts.append(
+            _radiomics.radiomics_features(image[0], mask, plan.spacing, ["shape"])
+        )
+    intensity = [name for name in plan.classes if name != "shape"]
+    for channel, limits in zip(image, ranges):
+        if plan.families:
+            parts.append(_channel_features(feature, channel, limits, plan))
+        if intensity:
+            parts.append(
+                _radiomics.radiomics_features(
+                    channel, mask, plan.spacing, intensity, **options
+                )
             )
-            for row in rows
-        ]
-    )
+    return np.concatenate(parts)
 
 
 def _own_ranges(image):
-    return np.column_stack([image.min(axis=(1, 2)), image.max(axis=(1, 2))])
+    spatial = tuple(range(1, image.ndim))
+    return np.column_stack([image.min(axis=spatial), image.max(axis=spatial)])
+
+
+def _check_masks(images, present, plan):
+    """A ValueError naming the present rows whose mask channel is empty."""
+    if plan.mask_channel is None:
+        return
+    spatial = tuple(range(1, images.ndim - 1))
+    empty = present & ~(images[:, plan.mask_channel] > 0).any(axis=spatial)
+    if empty.any():
+        raise ValueError(
+            f"ImageFeatures: rows {describe_rows(np.flatnonzero(empty))} have an "
+            f"empty mask (channel {plan.mask_channel} holds no value > 0), so "
+            "they have no region of interest to compute features in."
+        )
 
 
 def _quantized(channel, low, high, levels):
