@@ -19,9 +19,14 @@ $(VENV)/.installed-demo: $(PY) $(INSTALL_INPUTS)
 	touch $@
 
 # The test install adds scikit-survival (the real-data loader) on top of `test`:
-# it pins scikit-learn narrowly, so test-minimums leaves it out.
+# it pins scikit-learn narrowly, so test-minimums leaves it out. It also adds
+# pyradiomics, the reference the radiomics features are checked against (a test
+# and benchmark dependency, never a runtime one): it ships only an sdist, which
+# builds without build isolation once setuptools, wheel and versioneer are there.
 $(VENV)/.installed-test: $(PY) $(INSTALL_INPUTS)
 	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt -e ".[test,survival]"
+	$(PIP) install --quiet -c constraints.txt setuptools wheel versioneer
+	$(PIP) install --quiet -c constraints.txt --no-build-isolation pyradiomics==3.0.1
 	touch $@
 
 $(VENV)/.installed-docs: $(PY) $(INSTALL_INPUTS)
