@@ -79,8 +79,11 @@ slices : {"all", "mask"} or None, default=None
     ``embedding_dim``), trained end to end; small enough for cohorts of a
     few hundred scans, and it sees the lesion's 3-D shape. ``"all"`` or
     ``"mask"``: 2.5-D, the small 2-D image CNN applied to each axial slice and
-    pooled by ``slice_pool``; fewer weights per voxel and faster on a CPU,
-    for thick-slice scans or when only a few slices hold the lesion.
+    pooled by ``slice_pool``; for thick-slice scans, whose slices are far
+    apart for 3-D kernels, and with ``"mask"`` when only a few slices hold
+    the lesion. On a CPU ``"all"`` trains about 4× slower per epoch than the
+    3-D CNN at 64³, ``"mask"`` (a third of the slices) about as fast
+    (``benchmarks/results/encoders.md``).
     ``"mask"`` reads the last channel as the lesion mask (as
     :class:`~polymodal.image.ImageLoader` appends it), embeds only the slices
     through it, and drops the mask channel from the 2-D CNN's input.
