@@ -37,6 +37,7 @@ PUBLIC_PACKAGES = (
     "polymodal.sequence",
     "polymodal.molecule",
     "polymodal.deep",
+    "polymodal.compose",
 )
 
 
