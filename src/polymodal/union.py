@@ -206,6 +206,49 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         self.on_error = on_error
         self.batch_size = batch_size
 
+    @classmethod
+    def from_frame(cls, X, *, target=None, overrides=None, **params):
+        """Build the union from what the columns of a table hold.
+
+        The modalities are those :func:`polymodal.compose.suggest_modalities`
+        detects (see it for the rules and the evidence it keeps), each read by
+        the command line's recipe for its kind. To see or edit the decisions
+        first, call ``suggest_modalities`` and its ``to_union``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The table, one row per sample.
+        target : str or None, default=None
+            The target column, which no modality reads.
+        overrides : dict or None, default=None
+            ``{column: kind}`` for columns whose detected kind is wrong
+            (``"drop"`` leaves a column out).
+        **params : dict
+            Other parameters of the union (``n_jobs``, ``on_error``, ...).
+
+        Returns
+        -------
+        MultimodalUnion
+            Unfitted.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from polymodal import MultimodalUnion
+        >>> df = pd.DataFrame({"age": [61.0, 54.0, 70.0], "sex": ["F", "M", "M"],
+        ...                    "y": [1, 0, 1]})
+        >>> union = MultimodalUnion.from_frame(df, target="y")
+        >>> [(name, columns) for name, _, columns in union.transformers]
+        [('clinical', ['age', 'sex'])]
+        >>> union.fit_transform(df)["clinical"].shape
+        (3, 3)
+        """
+        from .compose import suggest_modalities
+
+        union = suggest_modalities(X, target=target, overrides=overrides).to_union()
+        return cls(union.transformers, **params)
+
     # -- parameters ---------------------------------------------------------
     @property
     def _transformers(self):
