@@ -12,8 +12,12 @@ from sklearn.utils import check_random_state
 
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import validate_params
+from ._volumes import ct_volumes, write_volume
 
 _COLUMNS = ("patient_id", "ct", "note", "dna", "age", "sex", "pack_years")
+# With volumes, the lesion mask of each CT volume follows the CT column.
+_VOLUME_COLUMNS = ("patient_id", "ct", "lesion", "note", "dna", "age", "sex",
+                   "pack_years")  # fmt: skip
 _CLINICAL_COLUMNS = ("age", "sex", "pack_years")
 # The four modalities and the columns that hold them; a row keeps at least one.
 _MODALITY_COLUMNS = {
@@ -27,6 +31,7 @@ _MODALITY_COLUMNS = {
 _MISSING_KEYS = ("ct", "note", "dna", "age", "sex", "pack_years", "clinical")
 _LANGUAGES = ("en", "zh")
 _IMAGE_FORMATS = ("png", "dicom", "nifti")
+_VOLUME_FORMATS = ("dicom-series", "nifti")
 _FILE_SUFFIXES = {"png": ".png", "dicom": ".dcm", "nifti": ".nii.gz"}
 _IMAGE_LIBRARIES = {
     "png": ("PIL.Image", "Pillow"),
@@ -69,6 +74,7 @@ _CT_NOISE_HU = 25.0
         "image_size": "no_validation",
         "as_files": [str, os.PathLike, None],
         "image_format": "no_validation",
+        "volumes": ["boolean"],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -80,7 +86,8 @@ def make_patients(
     missing=None,
     image_size=32,
     as_files=None,
-    image_format="png",
+    image_format=None,
+    volumes=False,
     random_state=None,
 ):
     r"""Generate a synthetic lung-cancer cohort with four modalities.
@@ -112,29 +119,51 @@ def make_patients(
     image_size : int, default=32
         Side of the square CT images, in pixels; at least 8. It changes only the
         resolution and the pixel noise: each patient's anatomy and lesions, and
-        every other column, stay the same.
+        every other column, stay the same. Volumes have ``image_size`` rows and
+        columns and ``round(0.75 * image_size)`` slices over a 96 mm cube: at
+        the default, 24 x 32 x 32 voxels of 4 x 3 x 3 mm (z, y, x).
     as_files : str, path-like or None, default=None
         If given, a directory (created if needed) into which the CT images are
         written, one file per present image, named ``<patient_id>.png``,
-        ``<patient_id>.dcm`` or ``<patient_id>.nii.gz``; the ``ct`` column then holds each file's path (the
-        directory joined with the file name) instead of the array. The table
-        itself is not written. Writing files needs the ``image`` extra.
-    image_format : {"png", "dicom", "nifti"}, default="png"
-        File format when ``as_files`` is given. A PNG file is the 8-bit grayscale
+        ``<patient_id>.dcm`` or ``<patient_id>.nii.gz``; the ``ct`` column then
+        holds each file's path (the directory joined with the file name)
+        instead of the array. With ``volumes=True`` (which needs it), each
+        present patient gets a folder ``<patient_id>/`` holding the volume
+        (``ct/``, a DICOM series, or ``ct.nii.gz``) and its lesion mask
+        ``lesion.nii.gz``. The table itself is not written. Writing files
+        needs the ``image`` extra.
+    image_format : {"png", "dicom", "nifti", "dicom-series"} or None, \
+            default=None
+        File format when ``as_files`` is given; None is ``"png"`` for images
+        and ``"nifti"`` for volumes. Images: a PNG file is the 8-bit grayscale
         lung-window rendering ``255 * (HU + 1000) / 1400``, rounded and clipped to
         0..255. A DICOM file is a CT image storing ``HU + 1024`` as unsigned
         16-bit integers with ``RescaleSlope = 1`` and ``RescaleIntercept =
         -1024``, so readers that apply the rescale get the HU back, rounded to
         whole units. A NIfTI file is a one-slice volume of shape
         ``(image_size, image_size, 1)`` holding the HU as float32, with an
-        identity affine.
+        identity affine. Volumes (``volumes=True``): ``"dicom-series"`` writes
+        one axial CT slice file per z into the folder ``ct/`` (one
+        SeriesInstanceUID, ImagePositionPatient and ImageOrientationPatient
+        ``[1, 0, 0, 0, 1, 0]``, PixelSpacing, SliceThickness and
+        SpacingBetweenSlices, ``HU + 1024`` stored as unsigned 16-bit integers
+        with ``RescaleSlope = 1`` and ``RescaleIntercept = -1024``);
+        ``"nifti"`` writes ``ct.nii.gz``, the HU as int16 with the affine of
+        the same geometry. The mask ``lesion.nii.gz`` (uint8, 1 in the lesion)
+        has that geometry in both formats, so
+        ``ImageLoader(volume=True)`` reads image and mask as one pair.
+    volumes : bool, default=False
+        Generate 3-D CT volumes with a lesion mask instead of 2-D slices, and
+        write them into ``as_files`` (see Notes). The table gains a
+        ``lesion`` column after ``ct``. Every other column is the same as
+        with ``volumes=False``.
     random_state : int, RandomState instance or None, default=None
         Seed of every random draw, missingness included: the same seed gives the
         same table, arrays and strings.
 
     Returns
     -------
-    X : pandas.DataFrame of shape (n_samples, 7)
+    X : pandas.DataFrame of shape (n_samples, 7), or (n_samples, 8) with volumes
         One row per patient, with the columns
 
         - ``patient_id``: ``"P0001"``, ``"P0002"``, ... (object dtype);
@@ -142,6 +171,8 @@ def make_patients(
           Hounsfield units (HU): air -1000, lung about -850, soft tissue and
           tumours about +40, calcified nodules up to about +600; or a file path
           when ``as_files`` is given (object dtype);
+        - ``lesion`` (only with ``volumes=True``): the path of the lesion mask
+          of the ``ct`` volume (object dtype);
         - ``note``: a clinical note, a str (object dtype);
         - ``dna``: a DNA read of 120 to 200 bases over ``ACGT``, now and then
           with one ambiguous base ``N``, a str (object dtype);
@@ -238,6 +269,41 @@ def make_patients(
     No modality alone reaches 0.80 while early fusion exceeds 0.90; with seeds 1
     to 4 early fusion ranges from about 0.90 to 0.92.
 
+    **CT volumes.** With ``volumes=True`` each patient's CT is a 96 mm cube of
+    the right lung around one nodule, as a nodule-analysis study crops it
+    from a chest CT: lung parenchyma of about -850 HU, a chest wall of soft
+    tissue with a rib (+700 HU) on one side, two to four vessels (soft-tissue
+    tubes 1 to 2.5 mm in radius), a calcified granuloma (+600 HU) and the
+    nodule, with voxel noise of 25 HU. The nodule alone carries the CT risk
+    (clipped to [-2, 2]): an ellipsoid of mean radius
+    :math:`8.5\,e^{0.3\,z_{ct}}` mm (times a uniform factor in [0.85, 1.15],
+    about 5 to 16 mm), whose margin is lobulated with amplitude
+    :math:`0.3\,\sigma(2\,z_{ct})`, whose density runs from ground glass to
+    soft tissue with solidity :math:`\sigma(1 + z_{ct})` (as the 2-D
+    tumours), and whose internal texture, a sum of random waves of about
+    8 mm, has a standard deviation of :math:`10 + 60\,\sigma(2\,z_{ct})` HU.
+    The mask holds the voxels inside the nodule's margin (at least the voxel
+    of its centre). Each patient's volume is drawn from its own seed, so it
+    does not depend on ``missing`` or on the other patients.
+
+    Measured the same way (``n_samples=600, random_state=0``, English, NIfTI
+    volumes), with the CT modality read as in
+    ``make_patients_union(volumes=True)``, statistics of the lesion inside its
+    mask (size, surface fraction, intensity percentiles):
+
+    ==============================================  =====
+    features                                        en
+    ==============================================  =====
+    ct: lesion statistics inside the mask (3-D)     0.643
+    note: TF-IDF of 1-2 word grams                  0.733
+    dna: 4-mer counts                               0.652
+    clinical: age, pack-years, one-hot sex          0.642
+    all four concatenated (early fusion)            0.948
+    ==============================================  =====
+
+    CT alone stays below 0.80 (a perfect reading of :math:`z_{ct}` would give
+    about 0.70) while early fusion exceeds 0.88.
+
     Examples
     --------
     >>> from polymodal.datasets import make_patients
@@ -256,13 +322,36 @@ def make_patients(
     >>> X, y = make_patients(200, missing={"note": 0.3}, random_state=0)
     >>> round(float(X["note"].isna().mean()), 2)
     0.26
+
+    CT volumes and lesion masks, written as DICOM series or NIfTI files:
+
+    >>> import tempfile
+    >>> from polymodal.image import ImageLoader
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = tmp.name
+    >>> X, y = make_patients(
+    ...     4, volumes=True, as_files=folder, image_format="dicom-series",
+    ...     random_state=0,
+    ... )
+    >>> list(X.columns[:3])
+    ['patient_id', 'ct', 'lesion']
+    >>> block = ImageLoader(volume=True).fit_transform(X[["ct", "lesion"]])
+    >>> block.shape  # image and mask channels, 24 slices of 32 x 32
+    (4, 2, 24, 32, 32)
+    >>> block = ImageLoader(volume=True, spacing=4.0).fit_transform(
+    ...     X[["ct", "lesion"]]
+    ... )
+    >>> block.shape  # resampled to 4 mm voxels
+    (4, 2, 24, 24, 24)
     """
     n_samples = _check_n_samples(n_samples)
     if language not in _LANGUAGES:
         raise ValueError(f"language must be one of {_LANGUAGES}; got {language!r}.")
-    if image_format not in _IMAGE_FORMATS:
+    image_format = _check_image_format(image_format, volumes)
+    if volumes and as_files is None:
         raise ValueError(
-            f"image_format must be one of {_IMAGE_FORMATS}; got {image_format!r}."
+            "volumes=True writes files: pass as_files, the directory to write the "
+            "volumes and masks into."
         )
     image_size = _check_image_size(image_size)
     missing_rates = _check_missing(missing)
@@ -291,7 +380,13 @@ def make_patients(
     patient_ids = [f"P{index:0{width}d}" for index in range(1, n_samples + 1)]
     columns = {
         "patient_id": patient_ids,
-        "ct": _ct_images(risk["ct"], image_size, streams["ct"]),
+        # Volumes are drawn after the missing cells, from one seed per patient,
+        # so that absent volumes are never generated.
+        "ct": (
+            list(streams["ct"].randint(np.iinfo(np.int32).max, size=n_samples))
+            if volumes
+            else _ct_images(risk["ct"], image_size, streams["ct"])
+        ),
         "note": _notes(risk["note"], language, streams["note"]),
         "dna": _sequences(risk["dna"], streams["dna"]),
         **_clinical_values(risk["clinical"], streams["clinical"]),
@@ -303,7 +398,12 @@ def make_patients(
         for row in np.flatnonzero(rows):
             columns[column][row] = blank
 
-    if as_files is not None:
+    if volumes:
+        columns["ct"], columns["lesion"] = _write_volumes(
+            risk["ct"], columns["ct"], patient_ids, Path(as_files), image_format,
+            image_size,
+        )  # fmt: skip
+    elif as_files is not None:
         columns["ct"] = _write_images(
             columns["ct"], patient_ids, Path(as_files), image_format
         )
@@ -314,7 +414,7 @@ def make_patients(
                 columns[column],
                 dtype=np.float64 if column in ("age", "pack_years") else object,
             )
-            for column in _COLUMNS
+            for column in (_VOLUME_COLUMNS if volumes else _COLUMNS)
         }
     )
     return table, pd.Series(diagnosis, name="diagnosis")
@@ -336,6 +436,19 @@ def _check_n_samples(n_samples):
     ):
         raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
     return int(n_samples)
+
+
+def _check_image_format(image_format, volumes):
+    """The file format: the one given, or PNG for images and NIfTI for volumes."""
+    formats = _VOLUME_FORMATS if volumes else _IMAGE_FORMATS
+    if image_format is None:
+        return formats[-1] if volumes else formats[0]
+    if image_format not in formats:
+        kind = "volumes=True" if volumes else "volumes=False"
+        raise ValueError(
+            f"image_format must be one of {formats} with {kind}; got {image_format!r}."
+        )
+    return image_format
 
 
 def _check_image_size(image_size):
@@ -688,6 +801,26 @@ def _write_images(images, patient_ids, directory, image_format):
             library.save(library.Nifti1Image(volume, affine=np.eye(4)), path)
         paths.append(str(path))
     return paths
+
+
+def _write_volumes(risk, seeds, patient_ids, directory, image_format, image_size):
+    """Draw and write the present volumes one at a time; return the path columns.
+
+    ``seeds`` holds each patient's seed, or None where the CT is absent.
+    """
+    present = [row for row, seed in enumerate(seeds) if seed is not None]
+    images, masks = [None] * len(seeds), [None] * len(seeds)
+    volumes = ct_volumes(risk[present], image_size, [seeds[row] for row in present])
+    for row, (volume, mask) in zip(present, volumes):
+        images[row], masks[row] = write_volume(
+            volume,
+            mask,
+            patient_ids[row],
+            directory / patient_ids[row],
+            image_format,
+            image_size,
+        )
+    return images, masks
 
 
 def _write_dicom(image, patient_id, path):
