@@ -297,6 +297,23 @@ def test_a_column_of_numbers_and_text_is_categorical_with_a_note():
     assert "mixed types" in decision.evidence and "'high'" in decision.evidence
 
 
+def test_a_nested_column_is_left_out():
+    df = pd.DataFrame({"labs": [{"na": 140}, {"na": 138}, None], "age": [1, 2, 3]})
+    decision = suggest_modalities(df)["labs"]
+    assert (decision.kind, decision.role) == ("nested", "unused")
+    assert "flatten" in decision.evidence
+
+
+def test_numbers_stored_as_text_are_categorical_with_a_note():
+    df = pd.DataFrame(
+        {"bmi": ["21.5", "30.1", "25.0", "19.9"], "id": ["01", "02", "03", "04"]}
+    )
+    suggestions = suggest_modalities(df)
+    assert suggestions["bmi"].kind == "categorical"
+    assert "pd.to_numeric" in suggestions["bmi"].evidence
+    assert suggestions["id"].kind == "identifier"
+
+
 def test_a_repeated_column_name_is_an_error_naming_it():
     df = pd.DataFrame([[1, 2, 3], [4, 5, 6]], columns=["age", "bmi", "age"])
     with pytest.raises(ValueError, match="Column 'age' appears more than once"):

@@ -41,6 +41,7 @@ KINDS = {
     "categorical": ("tabular", "categories"),
     "identifier": (None, "one value per row: proposed as groups, never a feature"),
     "date": (None, "dates: left out (derive numbers, e.g. days since, by hand)"),
+    "nested": (None, "lists or mappings in cells: left out (flatten them first)"),
     "empty": (None, "every cell missing: left out"),
     "drop": (None, "left out on request"),
 }
@@ -78,7 +79,8 @@ class ColumnSuggestion:
     column : str
         The column's name.
     kind : str
-        One of :data:`KINDS` (``"image"``, ``"text"``, ``"numeric"``, ...).
+        One of :data:`KINDS` (``"image"``, ``"text"``, ``"numeric"``, ...), or
+        ``"target"`` for the target column.
     role : {"feature", "target", "groups", "unused"}
         What the column is used for.
     modality : str or None
@@ -397,11 +399,36 @@ def _detect(series):
     ]
     if numbers and len(numbers) + len(strings) == len(sample) and strings:
         return _mixed(present, sample, numbers, strings)
+    nested = [v for v in sample if isinstance(v, (list, tuple, dict, np.ndarray))]
+    if nested:
+        return _Decision(
+            "nested",
+            len(nested) / len(sample),
+            len(sample),
+            nested,
+            f"{len(nested)} of {len(sample)} sampled cells hold a "
+            f"{type(nested[0]).__name__} (a nested column); left out: flatten "
+            "it into columns of their own",
+        )
     if len(strings) < len(sample):
         other = next(v for v in sample if not isinstance(v, str))
         return _categorical(
             present,
             f"cells of Python type {type(other).__name__}, read as categories",
+        )
+    as_numbers = pd.to_numeric(pd.Series(strings), errors="coerce").notna()
+    if as_numbers.mean() >= _SHARE:
+        identifier = _identifier(series, present, strings)
+        if identifier is not None and _ID_NAME.search(str(series.name)):
+            return identifier
+        return _Decision(
+            "categorical",
+            float(as_numbers.mean()),
+            len(strings),
+            strings,
+            f"numbers stored as text ({int(as_numbers.sum())} of {len(strings)} "
+            "sampled cells); read as categories: convert the column with "
+            "pd.to_numeric to use it as numbers",
         )
     for detector in (_files, _sequence, _smiles, _date, _identifier, _text):
         decision = detector(series, present, strings)
@@ -706,7 +733,7 @@ def _text(series, present, strings):
     is_text = [a or b for a, b in zip(zh, en, strict=True)]
     share = sum(is_text) / len(strings)
     distinct = len(set(strings))
-    if share < _SHARE or (distinct <= 20 and distinct <= 0.05 * len(strings)):
+    if share < _SHARE or (distinct <= 20 and distinct <= 0.2 * len(strings)):
         return None
     n_zh, n_en = sum(zh), sum(e and not z for e, z in zip(en, zh, strict=True))
     if n_zh >= _SHARE * len(strings):
@@ -890,6 +917,8 @@ def suggest_modalities(X, *, target=None, overrides=None):
       or an id-like name; proposed as ``groups``, never a feature;
     - ``date``: dates (dtype, or strings that parse as dates); left out;
     - ``numeric`` and ``categorical``: the rest, by dtype;
+    - ``nested``: lists or mappings in cells (a nested Parquet column); left
+      out;
     - ``empty``: every cell missing; left out.
 
     At least 90% of the sampled cells must support a kind. Single-column kinds
@@ -972,8 +1001,8 @@ def suggest_modalities(X, *, target=None, overrides=None):
     for column, kind in overrides.items():
         if column not in columns:
             raise ValueError(f"overrides: {_unknown_name(column, columns)}.")
-        if kind not in KINDS or kind == "empty":
-            names = [k for k in KINDS if k != "empty"]
+        if kind not in KINDS or kind in ("empty", "nested"):
+            names = [k for k in KINDS if k not in ("empty", "nested")]
             raise ValueError(
                 f"overrides[{column!r}]: {_unknown_name(kind, names, 'kind')}; "
                 f"the kinds are {', '.join(names)}."
