@@ -35,7 +35,6 @@ from ..utils._missing import (
     rows_without_modality,
     warn_fused_rows_without_modality,
 )
-from ..utils._output import labelled_output
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -45,7 +44,7 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._sparse import as_dense
 from ..utils._subset import ModalitySubsetMixin
-from ..utils.validation import validate_blocks
+from ._base import _BlockFusion
 from ._weights import fixed_weights, one_vs_rest_auc, skill_weights
 
 __all__ = ["AverageFusion", "ProductFusion", "TensorFusion"]
@@ -186,7 +185,7 @@ def _requires_y_message(estimator, option):
     )
 
 
-class _ProjectedFusion(TransformerMixin, BaseEstimator):
+class _ProjectedFusion(_BlockFusion):
     """Shared fit and transform of the fusions built on :class:`_BlockProjection`.
 
     Subclasses set ``_padding`` (the value that fills the components a narrow
@@ -205,9 +204,8 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
     # fusion saved before then computed.
     _params_before_alignment = {}
 
-    def _fit_projections(self, X, y):
-        """Validate, fit one projection per modality and return the blocks."""
-        blocks = validate_blocks(self, X, reset=True)
+    def _fit(self, blocks, y):
+        """Fit one projection per modality on its present rows, and their signs."""
         if y is None and self.projection == "pls":
             raise ValueError(_requires_y_message(self, "projection='pls'"))
         if y is None and self.sign_alignment == "target":
@@ -239,7 +237,6 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
                 random_state=rng.randint(np.iinfo(np.int32).max),
             ).fit(block[mask], None if y is None else y[mask])
         self.component_signs_ = self._aligned_signs(blocks, y)
-        return blocks
 
     def _aligned_signs(self, blocks, y):
         """The sign of every modality's components, chosen on the training rows.
@@ -286,25 +283,8 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
     def _check_widths(self, widths):
         """Hook for a subclass to reject the modality widths before fitting."""
 
-    def transform(self, X):
-        """Fuse the projected, standardised modalities of each row.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit; a plain array is one
-            modality.
-
-        Returns
-        -------
-        X_fused : ndarray of shape (n_samples, n_features_out)
-            The fused features.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
-        return labelled_output(
-            self, self._combine(self._standardised(blocks), blocks), blocks
-        )
+    def _transform(self, blocks):
+        return self._combine(self._standardised(blocks), blocks)
 
     def _standardised(self, blocks):
         """Each modality's standardised components; absent rows hold 0."""
@@ -326,7 +306,7 @@ class _ProjectedFusion(TransformerMixin, BaseEstimator):
 
     def _warn_empty_rows(self, blocks, empty, given, which="present"):
         warn_fused_rows_without_modality(
-            self, blocks, given, empty=empty, which=which, stacklevel=5
+            self, blocks, given, empty=empty, which=which, stacklevel=6
         )
 
     def __setstate__(self, state):
@@ -545,7 +525,8 @@ class AverageFusion(
         """
         if self.weights == "learn" and y is None:
             raise ValueError(_requires_y_message(self, "weights='learn'"))
-        blocks = self._fit_projections(X, y)
+        blocks = self._validate_blocks(X, reset=True)
+        self._fit(blocks, y)
         if self.weights == "learn":
             self.weights_ = self._learn_weights(blocks, np.asarray(y), groups)
         else:
@@ -755,25 +736,9 @@ class ProductFusion(ClassNamePrefixFeaturesOutMixin, _ProjectedFusion):
         self.sign_alignment = sign_alignment
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit one projection per modality on its present rows, and their signs.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality.
-        y : array-like of shape (n_samples,), default=None
-            The target; needed for ``projection="pls"`` and
-            ``sign_alignment="target"``, and used by ``sign_alignment="auto"``.
-
-        Returns
-        -------
-        self : ProductFusion
-        """
-        self._fit_projections(X, y)
-        self._n_features_out = len(self._factors()) * self.n_components
-        return self
+    @property
+    def _n_features_out(self):
+        return len(self._factors()) * self.n_components
 
     def _factors(self):
         """The modalities of each output group; one modality has no product."""
@@ -951,25 +916,6 @@ class TensorFusion(_ProjectedFusion):
         self.projection = projection
         self.sign_alignment = sign_alignment
         self.random_state = random_state
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit one projection per modality on its present rows.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality.
-        y : array-like of shape (n_samples,), default=None
-            The target; needed for ``projection="pls"`` and
-            ``sign_alignment="target"``, and used by ``sign_alignment="auto"``.
-
-        Returns
-        -------
-        self : TensorFusion
-        """
-        self._fit_projections(X, y)
-        return self
 
     def _check_widths(self, widths):
         factors = {

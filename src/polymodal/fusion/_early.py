@@ -5,28 +5,26 @@ from numbers import Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import prefixed_feature_names
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
-from ..utils._output import labelled_output
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
     _check_feature_names_in,
-    _fit_context,
 )
 from ..utils._sparse import zero_rows
 from ..utils._subset import ModalitySubsetMixin
-from ..utils.validation import SINGLE_MODALITY, validate_blocks
+from ..utils.validation import SINGLE_MODALITY
+from ._base import _BlockFusion
 from ._weights import check_weights
 
 __all__ = ["ConcatFusion"]
 
 
-class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
+class ConcatFusion(ModalitySubsetMixin, _BlockFusion):
     """Early fusion: concatenate the blocks, imputing absent modalities.
 
     For each row :math:`i` the output is
@@ -132,6 +130,7 @@ class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
     }
 
     _modality_keyed_params = ("weights",)
+    _allow_nan = True
 
     def __init__(
         self,
@@ -148,22 +147,7 @@ class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
         self.indicators = indicators
         self.sparse_threshold = sparse_threshold
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the imputation values, block scales and output format.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ConcatFusion
-        """
-        blocks = validate_blocks(self, X, reset=True, allow_nan=True)
+    def _fit(self, blocks, y):
         weights = check_weights(self.weights, blocks.names)
         self._feature_name_format = blocks.feature_name_format
         self.fill_values_ = {}
@@ -178,7 +162,7 @@ class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
                     f"{list(blocks.feature_names[name][empty][:5])} have no value in "
                     "any present training row; they are imputed with 0.",
                     PolymodalWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
                 means[empty] = 0.0
             if self.impute == "mean":
@@ -205,25 +189,10 @@ class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
             self.sparse_output_ = bool(total and nnz / total < self.sparse_threshold)
         else:
             self.sparse_output_ = False
-        return self
 
-    def transform(self, X):
-        """Concatenate the imputed, scaled blocks and the presence indicators.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        X_fused : {ndarray, sparse matrix} of shape (n_samples, n_features_out)
-            The fused features, sparse when ``sparse_output_`` is True.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False, allow_nan=True)
+    def _transform(self, blocks):
         warn_fused_rows_without_modality(
-            self, blocks, self._given_to_empty_rows(), stacklevel=3
+            self, blocks, self._given_to_empty_rows(), stacklevel=4
         )
         parts = [
             _fill(block, blocks.masks[name], self.fill_values_[name])
@@ -239,12 +208,8 @@ class ConcatFusion(ModalitySubsetMixin, TransformerMixin, BaseEstimator):
         if self.sparse_output_:
             return sparse.hstack(parts, format="csr")
         if not parts:
-            return labelled_output(self, np.zeros((len(blocks), 0)), blocks)
-        return labelled_output(
-            self,
-            np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts]),
-            blocks,
-        )
+            return np.zeros((len(blocks), 0))
+        return np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts])
 
     def _given_to_empty_rows(self):
         given = {

@@ -22,6 +22,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
+    check_is_fitted,
     column_or_1d,
     has_fit_parameter,
 )
@@ -38,7 +39,7 @@ from ..utils._sklearn_compat import (
     _routing_enabled,
 )
 from ..utils._subset import ModalitySubsetMixin
-from ..utils.validation import check_target_present
+from ..utils.validation import check_target_present, validate_blocks
 from ._weights import fixed_weights, skill_weights
 
 __all__ = []
@@ -349,6 +350,26 @@ class _ModalityEnsemble(ModalitySubsetMixin, _BaseComposition):
         self.modality_scores_ = scores
         return skill_weights(scores, chance, stacklevel=4)
 
+    # -- prediction ---------------------------------------------------------
+    def predict(self, X):
+        """Predict each row from the modalities present in it.
+
+        Parameters
+        ----------
+        X : ModalityBlocks or array-like of shape (n_samples, n_features)
+            Blocks with the modalities seen in fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            A classifier's class of highest fused probability (the class
+            description says how ties break), or a regressor's fused
+            prediction. Rows with no modality present get the prediction of
+            the training class prior, or the training mean.
+        """
+        check_is_fitted(self)
+        return self._predict(validate_blocks(self, X, reset=False))
+
     def _row_weights(self, blocks):
         """Weights of the present modalities, normalised per row.
 
@@ -563,16 +584,20 @@ class _ProbabilisticFusionClassifier(ClassifierMixin, _ModalityEnsemble):
                 f"{_CALIBRATION_ADVICE}{alternative}."
             )
 
-    def _fallback(self, proba, blocks, empty, which="present"):
+    def _fallback(self, proba, blocks, empty, which="present", stacklevel=3):
         """Give the training class prior to the ``empty`` rows, and warn."""
         warn_predicted_rows_without_modality(
-            blocks, "training class prior", empty=empty, which=which, stacklevel=3
+            blocks,
+            "training class prior",
+            empty=empty,
+            which=which,
+            stacklevel=stacklevel,
         )
         proba[empty] = self.class_prior_
         return proba
 
-    def predict(self, X):
-        """Predict the class of each row.
+    def predict_proba(self, X):
+        """Fused class probabilities of each row.
 
         Parameters
         ----------
@@ -581,11 +606,15 @@ class _ProbabilisticFusionClassifier(ClassifierMixin, _ModalityEnsemble):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            The class of highest fused probability.
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows with no modality present
+            hold ``class_prior_``.
         """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        check_is_fitted(self)
+        return self._predict_proba(validate_blocks(self, X, reset=False))
+
+    def _predict(self, blocks):
+        return self.classes_[np.argmax(self._predict_proba(blocks), axis=1)]
 
     def decision_function(self, X):
         """Log-odds of the fused probabilities.

@@ -5,27 +5,20 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg, sparse
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks
 from ..utils._missing import warn_fused_rows_without_modality
-from ..utils._output import labelled_output
-from ..utils._sklearn_compat import Interval, _fit_context
-from ..utils.validation import validate_blocks
+from ..utils._sklearn_compat import Interval
+from ._base import _BlockFusion
 
 __all__ = ["FactorizationFusion"]
 
 
-class FactorizationFusion(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class FactorizationFusion(ClassNamePrefixFeaturesOutMixin, _BlockFusion):
     """Collaborative-filtering fusion: each row's factors in a shared low-rank model.
 
     The blocks are stacked into one patient × feature matrix :math:`X` of shape
@@ -74,6 +67,8 @@ class FactorizationFusion(
     :math:`1/\\sqrt{n}` in completed blocks.
     Iterations stop when the relative change of :math:`L` falls to ``tol``,
     or after ``max_iter`` with a :class:`~sklearn.exceptions.ConvergenceWarning`.
+
+    Values inside present rows must be finite.
 
     **Output.** :meth:`transform` re-infers each row's factor vector
     :math:`u_i` with the loadings fixed (the first update above), and returns
@@ -190,23 +185,7 @@ class FactorizationFusion(
         self.tol = tol
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the column statistics and the loadings of the factorization.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality. Values inside present
-            rows must be finite.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : FactorizationFusion
-        """
-        blocks = validate_blocks(self, X, reset=True)
+    def _fit(self, blocks, y):
         n_samples = len(blocks)
         limit = min(n_samples, self.n_features_in_)
         if self.n_factors > limit:
@@ -249,27 +228,9 @@ class FactorizationFusion(
             ]
         )
         self.components_ = np.vstack(loadings).T
-        return self
 
-    def transform(self, X):
-        """Re-infer each row's factors from its present modalities.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        X_fused : ndarray of shape (n_samples, n_factors)
-            The factor vectors :math:`u_i`; 0 for a row with no modality
-            present.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
-        return labelled_output(
-            self, self._infer_factors(blocks, "the prior mean 0 as factors"), blocks
-        )
+    def _transform(self, blocks):
+        return self._infer_factors(blocks, "the prior mean 0 as factors", stacklevel=4)
 
     def complete(self, X):
         """Fill every absent block row with its reconstruction.
@@ -289,9 +250,9 @@ class FactorizationFusion(
             present).
         """
         check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
+        blocks = self._validate_blocks(X, reset=False)
         factors = self._infer_factors(
-            blocks, "the column means (intercept_) in every block"
+            blocks, "the column means (intercept_) in every block", stacklevel=3
         )
         completed = {}
         for (name, block), columns in zip(
@@ -331,7 +292,7 @@ class FactorizationFusion(
             block[~mask] = 0.0
         return dense
 
-    def _infer_factors(self, blocks, given):
+    def _infer_factors(self, blocks, given, stacklevel):
         masks = [blocks.masks[name] for name in blocks.names]
         standardized = self._standardize(
             [_dense_copy(block) for _, block in blocks.items()], masks
@@ -342,7 +303,7 @@ class FactorizationFusion(
             blocks,
             given,
             empty=~np.logical_or.reduce(masks),
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return _solve_factors(standardized, masks, loadings, self.alpha)
 
@@ -375,7 +336,7 @@ def _alternate(standardized, masks, loadings, alpha, max_iter, tol):
         f"iterations (relative change of the objective {change:.2e} > "
         f"tol={tol}); increase max_iter or tol.",
         ConvergenceWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
     return loadings, offsets, float(objective), max_iter
 

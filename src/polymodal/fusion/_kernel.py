@@ -5,21 +5,15 @@ from numbers import Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.metrics.pairwise import cosine_similarity, linear_kernel, rbf_kernel
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
-from ..utils._output import labelled_output
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..utils._subset import ModalitySubsetMixin
-from ..utils.validation import validate_blocks
+from ._base import _BlockFusion
 from ._weights import check_weights
 
 __all__ = ["KernelFusion"]
@@ -30,8 +24,7 @@ _KERNELS = {"rbf": rbf_kernel, "linear": linear_kernel, "cosine": cosine_similar
 class KernelFusion(
     ModalitySubsetMixin,
     ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    BaseEstimator,
+    _BlockFusion,
 ):
     """Multiple-kernel fusion: one kernel per modality, summed with weights.
 
@@ -186,24 +179,6 @@ class KernelFusion(
         self.gamma = gamma
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Store the training rows and set the kernels and weights.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
-            The target; needed only by ``weights="align"``.
-
-        Returns
-        -------
-        self : KernelFusion
-        """
-        self._fit(X, y)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, and return the fused kernel between the training rows.
 
@@ -219,42 +194,32 @@ class KernelFusion(
         K : ndarray of shape (n_samples, n_samples)
             The fused training kernel, positive semi-definite.
         """
-        blocks, train_kernels = self._fit(X, y)
-        for name, weight in self.weights_.items():
-            if weight > 0 and name not in train_kernels:
-                train_kernels[name] = self._modality_kernel(
-                    name, self.fit_blocks_[name]
-                )
-        return self._combine(train_kernels, blocks)
+        blocks = self._validate_blocks(X, reset=True)
+        return self._transform(blocks, self._fit(blocks, y))
 
-    def transform(self, X):
-        """Return the fused kernel between the rows of ``X`` and the training rows.
+    def _transform(self, blocks, train_kernels=None):
+        """The fused kernel between the rows of ``blocks`` and the training rows.
 
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        K : ndarray of shape (n_samples, n_train_samples)
-            The input of a precomputed-kernel head's ``predict``.
+        ``fit_transform`` hands on the training kernels ``_fit`` computed; the
+        others it computes on the stored training rows themselves, so that a
+        row's distance to itself is exactly 0.
         """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
-        kernels = {
-            name: self._modality_kernel(name, blocks[name][blocks.masks[name]])
-            for name, weight in self.weights_.items()
-            if weight > 0
-        }
-        return labelled_output(self, self._combine(kernels, blocks), blocks)
+        kernels = {} if train_kernels is None else train_kernels
+        for name, weight in self.weights_.items():
+            if weight > 0 and name not in kernels:
+                rows = (
+                    blocks[name][blocks.masks[name]]
+                    if train_kernels is None
+                    else self.fit_blocks_[name]
+                )
+                kernels[name] = self._modality_kernel(name, rows)
+        return self._combine(kernels, blocks)
 
     @property
     def _n_features_out(self):
         return len(self.fit_row_weights_)
 
-    def _fit(self, X, y):
-        blocks = validate_blocks(self, X, reset=True)
+    def _fit(self, blocks, y):
         self.kernels_ = _check_kernels(self.kernels, blocks.names)
         self.gammas_ = _check_gammas(self.gamma, self.kernels_, blocks)
         self.fit_blocks_ = {
@@ -295,7 +260,7 @@ class KernelFusion(
         total = sum(weights.values())
         self.weights_ = {name: weight / total for name, weight in weights.items()}
         self.fit_row_weights_ = _row_weights(self.weights_, blocks.masks)
-        return blocks, train_kernels
+        return train_kernels
 
     def _modality_kernel(self, name, rows):
         """Kernel between ``rows`` (present rows) and modality ``name``'s training rows."""
@@ -344,7 +309,7 @@ class KernelFusion(
             "an all-zero kernel row",
             empty=row_weights == 0,
             which="of positive weight present",
-            stacklevel=3,
+            stacklevel=4,
         )
         fused *= _inverse_sqrt(row_weights)[:, None]
         fused *= _inverse_sqrt(self.fit_row_weights_)[None, :]

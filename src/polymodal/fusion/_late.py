@@ -5,9 +5,6 @@ from sklearn.base import RegressorMixin
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import (
-    check_is_fitted,
-)
 
 from ..utils._missing import (
     warn_predicted_rows_without_modality,
@@ -248,10 +245,8 @@ class LateFusionClassifier(_ProbabilisticFusionClassifier):
         self.weights_ = weights
         return self
 
-    def _fuse(self, X):
+    def _fuse(self, blocks):
         """The fused probabilities and, for ties of votes, the weighted mean."""
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
         row_weights, empty = self._row_weights(blocks)
         probas = np.zeros((len(blocks.names), len(blocks), len(self.classes_)))
         for m, name in enumerate(blocks.names):
@@ -276,38 +271,11 @@ class LateFusionClassifier(_ProbabilisticFusionClassifier):
         fused = np.divide(fused, totals, out=np.zeros_like(fused), where=totals > 0)
         return self._fallback(fused, blocks, empty, _WEIGHTED_PRESENT), mean
 
-    def predict_proba(self, X):
-        """Fused class probabilities of each row.
+    def _predict_proba(self, blocks):
+        return self._fuse(blocks)[0]
 
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows with no modality present
-            hold ``class_prior_``.
-        """
-        return self._fuse(X)[0]
-
-    def predict(self, X):
-        """Predict the class of each row.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            The class of highest fused probability; with ``combine="vote"``,
-            the class with most votes, ties broken by the weighted mean
-            probability.
-        """
-        fused, mean = self._fuse(X)
+    def _predict(self, blocks):
+        fused, mean = self._fuse(blocks)
         if self.combine == "vote":
             tied = np.isclose(fused, fused.max(axis=1, keepdims=True))
             fused = np.where(tied, mean, -np.inf)
@@ -486,21 +454,7 @@ class LateFusionRegressor(RegressorMixin, _ModalityEnsemble):
         self.weights_ = weights
         return self
 
-    def predict(self, X):
-        """Weighted mean of the present modalities' predictions.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Rows with no modality present hold ``target_mean_``.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
+    def _predict(self, blocks):
         row_weights, empty = self._row_weights(blocks)
         predicted = np.zeros(len(blocks))
         for m, name in enumerate(blocks.names):
@@ -508,7 +462,11 @@ class LateFusionRegressor(RegressorMixin, _ModalityEnsemble):
             if output is not None:
                 predicted[rows] += row_weights[rows, m] * np.ravel(output)
         warn_predicted_rows_without_modality(
-            blocks, "training mean", empty=empty, which=_WEIGHTED_PRESENT
+            blocks,
+            "training mean",
+            empty=empty,
+            which=_WEIGHTED_PRESENT,
+            stacklevel=3,
         )
         predicted[empty] = self.target_mean_
         return predicted

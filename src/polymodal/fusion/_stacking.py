@@ -7,9 +7,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.metadata_routing import (
     MethodMapping,
 )
-from sklearn.utils.validation import (
-    check_is_fitted,
-)
 
 from ..utils._missing import (
     rows_without_modality,
@@ -404,22 +401,7 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
             parts.append(blocks.masks[name][:, None].astype(np.float64))
         return np.hstack(parts)
 
-    def predict_proba(self, X):
-        """Class probabilities from the meta-learner.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows with no modality present
-            hold ``class_prior_``.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
+    def _predict_proba(self, blocks):
         outputs = {}
         for name in blocks.names:
             rows, output, estimator = self._modality_output(
@@ -433,7 +415,9 @@ class StackingFusionClassifier(_ProbabilisticFusionClassifier):
         proba[:, np.asarray(self.final_estimator_.classes_, dtype=np.intp)] = (
             self.final_estimator_.predict_proba(meta)
         )
-        return self._fallback(proba, blocks, rows_without_modality(blocks))
+        return self._fallback(
+            proba, blocks, rows_without_modality(blocks), stacklevel=4
+        )
 
     def get_metadata_routing(self):
         """Route ``fit`` metadata to the estimators, the CV and the meta-learner.

@@ -5,21 +5,15 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.cross_decomposition import CCA, PLSCanonical
 from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import PolymodalWarning
 from ..utils._missing import warn_fused_rows_without_modality
-from ..utils._output import labelled_output
-from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
+from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._sparse import as_dense
-from ..utils.validation import validate_blocks
+from ._base import _BlockFusion
 
 __all__ = ["SubspaceFusion"]
 
@@ -27,7 +21,7 @@ __all__ = ["SubspaceFusion"]
 _RANK_TOLERANCE = np.sqrt(np.finfo(np.float64).eps)
 
 
-class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, _BlockFusion):
     """Shared-subspace fusion: CCA, PLS or generalised CCA over the modalities.
 
     Every modality :math:`m` gets a linear map :math:`W_m` into one
@@ -95,6 +89,10 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     generalised CCA as many as all blocks together; beyond that the output is
     zero-padded to ``n_components`` columns, with a warning naming the block.
     The fit needs at least ``n_components + 1`` rows.
+
+    **Sparse blocks** (TF-IDF, k-mer counts) are densified, present rows only;
+    reduce a very wide vocabulary first (``max_features``, or
+    :class:`~sklearn.decomposition.TruncatedSVD`).
 
     Parameters
     ----------
@@ -187,25 +185,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.max_iter = max_iter
         self.tol = tol
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Find each modality's map into the shared subspace.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            The blocks; a plain array is one modality. Sparse blocks (TF-IDF,
-            k-mer counts) are densified, present rows only; reduce a very wide
-            vocabulary first (``max_features``, or
-            :class:`~sklearn.decomposition.TruncatedSVD`).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : SubspaceFusion
-        """
-        blocks = validate_blocks(self, X, reset=True)
+    def _fit(self, blocks, y):
         names = list(blocks.names)
         self.method_ = self._resolve_method(names)
         masks = np.column_stack([blocks.masks[name] for name in names])
@@ -244,28 +224,13 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             name: np.pad(projection, ((0, 0), (0, self.n_components - n_found)))
             for name, projection in projections.items()
         }
-        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
-    def transform(self, X):
-        """Embed each row by averaging its present modalities' projections.
-
-        Parameters
-        ----------
-        X : ModalityBlocks or array-like of shape (n_samples, n_features)
-            Blocks with the modalities seen in fit.
-
-        Returns
-        -------
-        X_fused : ndarray of shape (n_samples, n_components)
-            The shared-subspace embedding; zeros for rows with no modality.
-        """
-        check_is_fitted(self)
-        blocks = validate_blocks(self, X, reset=False)
+    def _transform(self, blocks):
         total = np.zeros((len(blocks), self._n_features_out))
         counts = np.zeros(len(blocks))
         for name, projection in self.projections_.items():
@@ -276,9 +241,9 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             total[rows] += standardized @ projection
             counts[rows] += 1
         warn_fused_rows_without_modality(
-            self, blocks, "the zero embedding", empty=counts == 0
+            self, blocks, "the zero embedding", empty=counts == 0, stacklevel=3
         )
-        return labelled_output(self, total / np.maximum(counts, 1)[:, None], blocks)
+        return total / np.maximum(counts, 1)[:, None]
 
     @property
     def _n_features_out(self):
@@ -327,7 +292,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             f"method={self.method_!r}) finds {bound} component"
             f"{'' if bound == 1 else 's'} and zero-pads the rest of the output.",
             PolymodalWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return bound
 
@@ -344,7 +309,7 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"their fit rows; SubspaceFusion(method={self.method_!r}) finds "
                 f"{n_fit} of {n_components} components and zero-pads the rest.",
                 PolymodalWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if n_fit == 0:
             return {
