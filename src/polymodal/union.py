@@ -207,7 +207,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         self.batch_size = batch_size
 
     @classmethod
-    def from_frame(cls, X, *, target=None, overrides=None, **params):
+    def from_frame(cls, X, *, target=None, groups=None, overrides=None, **params):
         """Build the union from what the columns of a table hold.
 
         The modalities are those :func:`polymodal.compose.suggest_modalities`
@@ -221,6 +221,9 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             The table, one row per sample.
         target : str or None, default=None
             The target column, which no modality reads.
+        groups : str or None, default=None
+            The column of group labels (patient IDs), which no modality reads;
+            by default an identifier column is taken as such.
         overrides : dict or None, default=None
             ``{column: kind}`` for columns whose detected kind is wrong
             (``"drop"`` leaves a column out).
@@ -246,7 +249,10 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         """
         from .compose import suggest_modalities
 
-        union = suggest_modalities(X, target=target, overrides=overrides).to_union()
+        suggestions = suggest_modalities(
+            X, target=target, groups=groups, overrides=overrides
+        )
+        union = suggestions.to_union()
         return cls(union.transformers, **params)
 
     # -- parameters ---------------------------------------------------------

@@ -266,6 +266,24 @@ def test_overrides_change_the_kind_and_drop_columns():
         suggest_modalities(df, overrides={"comment": "txt"})
 
 
+def test_the_groups_column_can_be_given():
+    df = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3", "P4"],
+            "site": ["A", "A", "B", "B"],
+            "age": [1.0, 2.0, 3.0, 4.0],
+            "y": [0, 1, 0, 1],
+        }
+    )
+    suggestions = suggest_modalities(df, target="y", groups="site")
+    assert suggestions.groups == "site"
+    assert suggestions["site"].role == "groups"
+    assert suggestions["patient_id"].role == "unused"
+    assert [m.columns for m in suggestions.modalities] == [("age",)]
+    with pytest.raises(ValueError, match="groups: 'sit' is not a column"):
+        suggest_modalities(df, groups="sit")
+
+
 def test_the_result_prints_its_evidence_and_converts_to_a_frame():
     df = pd.DataFrame({"age": [61.0, 54.0, 70.0], "sex": ["F", "M", "M"]})
     suggestions = suggest_modalities(df)

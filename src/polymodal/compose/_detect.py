@@ -894,11 +894,12 @@ def _modality(name, kind, columns, decision):
     {
         "X": [pd.DataFrame],
         "target": [str, None],
+        "groups": [str, None],
         "overrides": [dict, None],
     },
     prefer_skip_nested_validation=True,
 )
-def suggest_modalities(X, *, target=None, overrides=None):
+def suggest_modalities(X, *, target=None, groups=None, overrides=None):
     """Suggest the modalities of a patient table from what its columns hold.
 
     Each column gets one kind, decided on a sample of its non-missing cells
@@ -933,6 +934,9 @@ def suggest_modalities(X, *, target=None, overrides=None):
         The table, one row per sample, at least two rows.
     target : str or None, default=None
         The target column: never a feature.
+    groups : str or None, default=None
+        The column of group labels (patient IDs): never a feature. By
+        default the first identifier column, preferring an id-like name.
     overrides : dict or None, default=None
         ``{column: kind}`` for columns whose detected kind is wrong; a kind of
         :data:`~polymodal.compose.KINDS`, ``"drop"`` to leave a column out.
@@ -997,6 +1001,10 @@ def suggest_modalities(X, *, target=None, overrides=None):
         )
     if target is not None and target not in columns:
         raise ValueError(f"target: {_unknown_name(target, columns)}.")
+    if groups is not None and groups not in columns:
+        raise ValueError(f"groups: {_unknown_name(groups, columns)}.")
+    if groups is not None and groups == target:
+        raise ValueError(f"groups: {groups!r} is the target column.")
     overrides = dict(overrides or {})
     for column, kind in overrides.items():
         if column not in columns:
@@ -1012,16 +1020,23 @@ def suggest_modalities(X, *, target=None, overrides=None):
     for column in columns:
         if column == target:
             continue
-        if column in overrides:
+        if column == groups:
+            decisions[column] = _override(X[column], "identifier")
+            decisions[column].evidence = "the groups column, as given"
+        elif column in overrides:
             decisions[column] = _override(X[column], overrides[column])
         else:
             decisions[column] = _detect(X[column])
 
-    groups = None
+    chosen = groups is not None
     for column, decision in decisions.items():
-        if decision.kind == "identifier" and (
-            groups is None
-            or (_ID_NAME.search(str(column)) and not _ID_NAME.search(str(groups)))
+        if (
+            not chosen
+            and decision.kind == "identifier"
+            and (
+                groups is None
+                or (_ID_NAME.search(str(column)) and not _ID_NAME.search(str(groups)))
+            )
         ):
             groups = column
 
