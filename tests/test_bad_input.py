@@ -391,12 +391,6 @@ ERROR_CASES = [
         id="image-png-where-dicom-expected",
     ),
     pytest.param(
-        _load(_rgb_dcm),
-        ValueError,
-        r"Row 1\b.*photo\.dcm.*grayscale",
-        id="image-rgb-dicom",
-    ),
-    pytest.param(
         _load(lambda p: str(p / "nowhere.png")),
         ValueError,
         r"Row 1\b.*nowhere\.png",
@@ -1165,16 +1159,17 @@ ERROR_CASES = [
     ),
     pytest.param(
         lambda p: _deep_fusion().fit(
-            ModalityBlocks({"ct": np.zeros((8, 1, 2, 4, 4))}), Y8
+            ModalityBlocks({"ct": np.zeros((8, 1, 2, 2, 4, 4))}), Y8
         ),
         ValueError,
-        r"Modality 'ct' has blocks of shape \(n, 1, 2, 4, 4\), 5-D",
-        id="deep-fusion-5d-block",
+        r"Modality 'ct' has blocks of shape \(n, 1, 2, 2, 4, 4\), 6-D",
+        id="deep-fusion-6d-block",
     ),
     pytest.param(
         lambda p: _cnn().fit_transform(np.zeros((2, 8, 8), dtype=np.float32)),
         ValueError,
-        r"CNNEmbedder takes a block of images of shape \(n_samples, C, H, W\); got shape \(2, 8, 8\)",
+        r"CNNEmbedder takes a block of images of shape \(n_samples, C, H, W\) or of "
+        r"volumes \(n_samples, C, D, H, W\); got shape \(2, 8, 8\)",
         id="cnn-3d-input",
     ),
     pytest.param(

@@ -832,6 +832,10 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         names, transformers, columns = zip(*specs, strict=True)
         return _VisualBlock("parallel", transformers, names=names, name_details=columns)
 
+    def __setstate__(self, state):
+        # A union saved before batch_size existed transformed every row at once.
+        super().__setstate__({"batch_size": None, **state})
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
