@@ -278,3 +278,54 @@ def test_candidates_are_tested_against_chance_and_anti_learning_is_flagged():
     assert "product + lr." in report
     assert "Not shown to beat chance" in report
     assert "| below (p " in result.to_markdown()
+
+
+def test_estimator_code_builds_the_estimator_again():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from polymodal._recipes import to_dense
+    from polymodal.fusion import LateFusionClassifier
+    from polymodal.model_selection._report import estimator_code
+
+    estimator = LateFusionClassifier(
+        make_pipeline(
+            FunctionTransformer(to_dense),
+            HistGradientBoostingClassifier(max_iter=7, random_state=3),
+        )
+    )
+    source, imports = estimator_code(estimator)
+    assert "\n" not in source and "..." not in source
+    namespace = {}
+    exec("\n".join(sorted(imports)), namespace)
+    rebuilt = eval(source, namespace)
+    assert repr(rebuilt) == repr(estimator)
+    assert rebuilt.estimator[0].func is to_dense
+    assert "from polymodal.fusion import LateFusionClassifier" in imports
+
+
+def test_the_setup_ends_the_report_with_its_code():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from polymodal.fusion import ConcatFusion
+    from polymodal.model_selection._report import setup_text
+
+    result = comparison(FUSION_WINS)
+    setup = setup_text(
+        result,
+        fusions={"concat": ConcatFusion()},
+        heads={"lr": LogisticRegression(C=0.5)},
+        cv="5-fold cross-validation",
+        splitter=StratifiedKFold(5, shuffle=True, random_state=0),
+        seeds="0 everywhere",
+        code="print('again')\n",
+    )
+    assert "| lr | `LogisticRegression(C=0.5)` |" in setup
+    assert "| concat | `ConcatFusion()` |" in setup
+    assert f"scikit-learn {sklearn.__version__}" in setup
+    assert "`StratifiedKFold(n_splits=5, random_state=0, shuffle=True)`" in setup
+    text = report_text(result, "scores.png", setup)
+    assert text.endswith("```python\nprint('again')\n```\n")
+    assert "k counts every fold of every repeat" in text

@@ -329,7 +329,7 @@ class FusionComparison:
     def _figure_size(self):
         return 7.0, 1.2 + 0.3 * len(self.candidates_)
 
-    def save(self, directory):
+    def save(self, directory, *, setup=None):
         """Write ``report.md``, ``scores.png`` and ``results.json`` to a folder.
 
         ``report.md`` says which candidate won, by how much over the best
@@ -346,6 +346,11 @@ class FusionComparison:
         directory : str or path-like
             The folder; created with its parents if needed. Files of these
             names in it are replaced.
+        setup : str, default=None
+            Markdown that ends ``report.md``: how the comparison was run
+            (the estimators in full, the folds, the seeds, the versions) and
+            the code that reproduces the best score, as ``polymodal compare``
+            writes it.
 
         Returns
         -------
@@ -358,7 +363,7 @@ class FusionComparison:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         # Everything is computed before the first file is replaced.
-        report = report_text(self, "scores.png").encode()
+        report = report_text(self, "scores.png", setup).encode()
         data = dump_json(self)
         # A Figure outside pyplot: no global figure state, nothing to close.
         figure = Figure(figsize=self._figure_size(), layout="constrained")

@@ -1,22 +1,29 @@
 """Reports of a fusion comparison: markdown, a figure, JSON, atomic files."""
 
+import importlib
 import json
 import math
+import re
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from ..utils._versions import installed_versions
 
 __all__ = [
     "draw_scores",
     "dump_json",
+    "estimator_code",
     "markdown_table",
     "report_text",
+    "reproduction_code",
+    "setup_text",
 ]
 
 SIGNIFICANCE = 0.05
 METHOD = (
-    "Intervals are 95% t-intervals over the folds (k - 1 degrees of freedom) "
+    "Intervals are 95% t-intervals over the k folds (k - 1 degrees of freedom; "
+    "with repeated cross-validation k counts every fold of every repeat) "
     "with Nadeau and Bengio's corrected variance (1/k + n_test/n_train) s², "
     "clipped to the range the metric can take; "
     "p-values are two-sided, from their corrected resampled t-test on the "
@@ -77,8 +84,12 @@ def _difference(comparison, candidate, reference):
     return text, significant
 
 
-def report_text(comparison, figure_name):
-    """The markdown report: who won, by how much, how sure, then the table."""
+def report_text(comparison, figure_name, setup=None):
+    """The markdown report: who won, by how much, how sure, then the table.
+
+    ``setup``, markdown that states how the comparison was run (see
+    :func:`setup_text`), ends the report when given.
+    """
     frame = comparison.to_frame()
     metric = comparison.metrics_[0]
     best = comparison.best_candidate_
@@ -88,8 +99,8 @@ def report_text(comparison, figure_name):
     lines = [
         "# Fusion comparison",
         "",
-        f"{len(frame)} candidates, {n_folds}-fold cross-validation, ranked by "
-        f"the mean {metric} over the folds.",
+        f"{len(frame)} candidates scored on the same {n_folds} cross-validation "
+        f"folds, ranked by the mean {metric} over the folds.",
         "",
         f"**{best}** ranks first: {metric} {row[f'{metric}_mean']:.3f} "
         f"(95% CI {_number(row[f'{metric}_ci_low'])} to "
@@ -160,6 +171,284 @@ def report_text(comparison, figure_name):
             "Pairs not run because fusion output and head input do not fit "
             "together: " + ", ".join(comparison.skipped_) + ".",
         ]
+    if setup:
+        lines += ["", setup.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _public_module(cls_or_function):
+    """The shortest importable module path that exposes the object by name."""
+    name = cls_or_function.__name__
+    parts = cls_or_function.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        module = ".".join(parts[:end])
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ImportError:  # pragma: no cover - a parent that fails to import
+            continue
+        if found is cls_or_function:
+            return module
+    return cls_or_function.__module__
+
+
+def _nested_estimators(estimator):
+    found = [estimator]
+    for value in estimator.get_params(deep=True).values():
+        if isinstance(value, BaseEstimator):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            found += [item for item in value if isinstance(item, BaseEstimator)]
+    return found
+
+
+_FUNCTION = re.compile(r"<function (\w+) at 0x[0-9a-f]+>")
+
+
+def estimator_code(estimator):
+    """Python source that builds ``estimator``, and the imports it needs.
+
+    The source is scikit-learn's repr in full (every parameter that differs
+    from its default, never elided), with functions named as imported.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A scikit-learn-style estimator.
+
+    Returns
+    -------
+    source : str
+        An expression on one line.
+    imports : set of str
+        ``from module import name`` lines.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from polymodal.model_selection._report import estimator_code
+    >>> estimator_code(LogisticRegression(C=0.1))
+    ('LogisticRegression(C=0.1)', {'from sklearn.linear_model import LogisticRegression'})
+    """
+    source = " ".join(estimator.__repr__(N_CHAR_MAX=1_000_000).split())
+    source = re.sub(r"([(\[]) ", r"\1", source)
+    imports = {
+        f"from {_public_module(type(item))} import {type(item).__name__}"
+        for item in _nested_estimators(estimator)
+    }
+    functions = {
+        value
+        for item in _nested_estimators(estimator)
+        for value in item.get_params(deep=False).values()
+        if callable(value) and not isinstance(value, type | BaseEstimator)
+    }
+    for function in functions:
+        if hasattr(function, "__module__") and hasattr(function, "__name__"):
+            imports.add(f"from {_public_module(function)} import {function.__name__}")
+    source = _FUNCTION.sub(r"\1", source)
+    if re.search(r"\bnan\b", source):
+        imports.add("from numpy import nan")
+    return source, imports
+
+
+def setup_text(comparison, *, fusions, heads, cv, splitter, seeds, code=None):
+    """Markdown stating each candidate in full, the folds, seeds and versions.
+
+    Parameters
+    ----------
+    comparison : FusionComparison
+        The comparison the report is about.
+    fusions : dict of str to estimator
+        The fusion steps and final steps by name, as the candidates name them.
+    heads : dict of str to estimator
+        The heads by name.
+    cv : str
+        The cross-validation scheme in words.
+    splitter : cross-validation splitter
+        The splitter of one repeat, stated by its repr.
+    seeds : str
+        Which seeds were used where, in words.
+    code : str, default=None
+        Python code that reproduces the best candidate's score (see
+        :func:`reproduction_code`); it ends the text when given.
+
+    Returns
+    -------
+    str
+    """
+    used = {c.fusion_name for c in comparison.candidates_} | {
+        c.head_name for c in comparison.candidates_
+    }
+    lines = [
+        "## How it was run",
+        "",
+        f"Cross-validation: {cv}; the folds of each repeat are drawn by "
+        f"`{splitter!r}`. Seeds: {seeds}.",
+        "",
+        "Each candidate is `<fusion> + <head>` (a final step predicts itself, "
+        "and `<modality> only + <head>` concatenates that one modality). The "
+        "estimators, in full:",
+        "",
+        "| name | estimator |",
+        "|---|---|",
+    ]
+    for name, estimator in {**fusions, **heads}.items():
+        if name in used:
+            source, _ = estimator_code(estimator)
+            lines.append(f"| {name} | `{source}` |")
+    versions = ", ".join(
+        f"{package} {version}"
+        for package, version in installed_versions().items()
+        if version is not None
+    )
+    lines += ["", f"Versions: {versions}."]
+    if code:
+        lines += [
+            "",
+            "## Reproduce the best candidate",
+            "",
+            f"This code scores **{comparison.best_candidate_}** again on the same "
+            "folds with `compare_fusions`, and prints the scores above:",
+            "",
+            "```python",
+            code.rstrip("\n"),
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _dict_code(named, imports):
+    if not named:
+        return "{}"
+    items = []
+    for name, estimator in named.items():
+        source, needed = estimator_code(estimator)
+        imports |= needed
+        items.append(f"        {name!r}: {source},")
+    return "{\n" + "\n".join(items) + "\n    }"
+
+
+def reproduction_code(
+    comparison,
+    *,
+    data,
+    target,
+    groups,
+    index,
+    union,
+    fusions,
+    final_fusions,
+    heads,
+    splitter,
+    repeats,
+    seed,
+    scoring,
+):
+    """Python code that scores the best candidate again with compare_fusions.
+
+    It reads the table, builds the union, draws the same folds (repeat r with
+    ``random_state = seed + r``) and runs :func:`compare_fusions` on the best
+    candidate's fusion and head only, then prints its mean scores; the
+    scores of a candidate do not depend on which others run beside it.
+
+    Parameters
+    ----------
+    comparison : FusionComparison
+        The comparison whose best candidate to reproduce.
+    data : path-like
+        The table (CSV or Parquet).
+    target, groups : str or None
+        The target column and the groups column (None: no groups).
+    index : str
+        The column that indexes the rows when the table has it.
+    union : tuple of (str, str, str)
+        The name to import, its module, and the expression that builds the
+        union from ``table``.
+    fusions, final_fusions, heads : dict of str to estimator
+        Those of the comparison.
+    splitter : cross-validation splitter
+        The splitter of one repeat; its ``random_state`` becomes
+        ``seed + repeat``.
+    repeats : int
+        The number of repeats.
+    seed : int
+        The seed of the first repeat, also passed as ``random_state``.
+    scoring : list of str or None
+        The metrics, as compare_fusions was given them.
+
+    Returns
+    -------
+    str
+    """
+    best = next(
+        c for c in comparison.candidates_ if c.name == comparison.best_candidate_
+    )
+    baseline = bool(best.modalities)
+    if best.head_name in final_fusions:
+        # A final step is named as its own head.
+        finals = {best.head_name: final_fusions[best.head_name]}
+        chosen_fusions = {}
+        chosen_heads = {}
+    else:
+        finals = {}
+        chosen_fusions = (
+            {} if baseline else {best.fusion_name: fusions[best.fusion_name]}
+        )
+        chosen_heads = {best.head_name: heads[best.head_name]}
+    if not chosen_fusions:
+        # compare_fusions needs a fusion step; this one only adds a candidate.
+        concat = [n for n, f in fusions.items() if type(f).__name__ == "ConcatFusion"]
+        name = (concat or list(fusions))[0]
+        chosen_fusions = {name: fusions[name]}
+    if not chosen_heads:
+        name, head = next(iter(heads.items()))
+        chosen_heads = {name: head}
+    imports = {
+        "import pandas as pd",
+        f"from {_public_module(type(splitter))} import {type(splitter).__name__}",
+        "from polymodal.model_selection import compare_fusions",
+        f"from {union[1]} import {union[0]}",
+    }
+    fusion_code = _dict_code(chosen_fusions, imports)
+    head_code = _dict_code(chosen_heads, imports)
+    final_code = _dict_code(finals, imports)
+    read = "read_csv" if str(data).lower().endswith(".csv") else "read_parquet"
+    splitter_code = (
+        f"{type(splitter).__name__}(n_splits={splitter.get_n_splits()}, shuffle=True, "
+        "random_state=SEED + repeat)"
+    )
+    metrics = comparison.metrics_
+    lines = [
+        *sorted(imports, key=lambda line: (not line.startswith("import"), line)),
+        "",
+        f"SEED = {seed!r}",
+        f"table = pd.{read}({str(data)!r})",
+        f"if {index!r} in table.columns:",
+        f"    table.index = pd.Index(table[{index!r}].to_numpy())",
+        f"y = table[{target!r}].to_numpy()",
+        f"X = table.drop(columns=[{target!r}])",
+        "groups = None" if groups is None else f"groups = table[{groups!r}].to_numpy()",
+        f"union = {union[2]}",
+        "folds = [",
+        "    split",
+        f"    for repeat in range({repeats})",
+        f"    for split in {splitter_code}.split(X, y, groups)",
+        "]",
+        "result = compare_fusions(",
+        "    union,",
+        "    X,",
+        "    y,",
+        f"    fusions={fusion_code},",
+        f"    heads={head_code},",
+        f"    final_fusions={final_code},",
+        "    cv=folds,",
+        "    groups=groups,",
+        f"    scoring={scoring!r},",
+        f"    baselines={'unimodal' if baseline else None!r},",
+        "    random_state=SEED,",
+        ")",
+        f"scores = result.to_frame().loc[{best.name!r}]",
+        f"print({{metric: float(round(scores[metric + '_mean'], 3)) for metric in {metrics!r}}})",
+    ]
     return "\n".join(lines) + "\n"
 
 
