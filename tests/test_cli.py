@@ -1,3 +1,4 @@
+import json
 import shlex
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from polymodal import io
@@ -120,7 +122,7 @@ def test_compare_with_a_config_on_a_table_of_image_paths(tmp_path, capsys, monke
     err = fails(["compare", str(data), "--config", str(EXAMPLE)], capsys)
     assert (
         "polymodal.toml: [modalities.dna] columns: 'dna' is not a column of "
-        f"{data}; its columns are patient_id, ct, note, age, sex, pack_years, "
+        f"{data}; the columns are patient_id, ct, note, age, sex, pack_years, "
         "diagnosis."
     ) in err
     text = EXAMPLE.read_text()
@@ -233,16 +235,31 @@ def test_every_fusion_and_head_runs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("option", "name", "valid"),
+    ("option", "name", "expected"),
     [
-        ("--fusions", "early", "concat, average, product, tensor, kernel, subspace"),
-        ("--heads", "svc", "logistic, random_forest, xgboost, svm, mlp"),
+        (
+            "--fusions",
+            "early",
+            "unknown name 'early'; the names are concat, average, product, tensor",
+        ),
+        (
+            "--heads",
+            "svc",
+            "unknown name 'svc'; did you mean 'svm'? The names are logistic, "
+            "random_forest, xgboost, svm, mlp",
+        ),
+        (
+            "--heads",
+            "randomforest",
+            "unknown name 'randomforest'; did you mean 'random_forest'?",
+        ),
+        ("--fusions", "stack", "unknown name 'stack'; did you mean 'stacking'?"),
     ],
 )
-def test_unknown_names_list_the_valid_ones(tmp_path, capsys, option, name, valid):
-    first = valid.split(",")[0]
+def test_unknown_names_list_the_valid_ones(tmp_path, capsys, option, name, expected):
+    first = {"--fusions": "concat", "--heads": "logistic"}[option]
     err = fails(["compare", option, first, name, "-o", str(tmp_path)], capsys)
-    assert f"{option}: unknown name {name!r}; choose from {valid}" in err
+    assert f"{option}: {expected}" in err
     # The names are checked before anything is written.
     assert not any(tmp_path.iterdir())
 
@@ -404,6 +421,10 @@ def test_the_installed_command_exits_with_status_2(tmp_path):
                 "--language",
                 "--missing",
                 "--random-state",
+                "--seed",
+                "--repeats",
+                "--metric",
+                "--debug",
             ],
         ),
         ("predict", ["MODEL", "DATA", "-o", "--out", "--on-error", "--trust"]),
@@ -706,3 +727,324 @@ def test_warnings_are_shown_as_one_line_each(builtin_run, tmp_path):
         f"polymodal: warning: Rows ['{empty_id}'] have no modality present; the "
         "training class prior is written for them.\n"
     ) in completed.stderr
+
+
+# -- names, options and errors --------------------------------------------------
+
+
+def test_a_wrong_target_names_the_close_columns_and_their_count(tmp_path, capsys):
+    genes = {f"gene_{i:02d}": np.arange(8.0) for i in range(75)}
+    table = pd.DataFrame({**genes, "patient_id": range(8), "diagnosis": [0, 1] * 4})
+    data = tmp_path / "genes.csv"
+    table.to_csv(data, index=False)
+    argv = ["compare", str(data), "--target", "diagnosys", "-o", str(tmp_path)]
+    err = fails(argv, capsys)
+    assert f"the target column 'diagnosys' is not in {data}; did you mean " in err
+    assert "'diagnosis'?" in err and "(77 columns)" in err
+    # Not the 77 names.
+    assert "gene_40" not in err
+    argv = [*argv[:3], "diagnosis", "--groups", "patient", "-o", str(tmp_path)]
+    assert "did you mean 'patient_id'?" in fails(argv, capsys)
+
+
+def test_an_unknown_metric_suggests_a_scorer(tmp_path, capsys):
+    err = fails(["compare", "--metric", "roc-auc", "-o", str(tmp_path)], capsys)
+    assert "--metric: unknown scorer 'roc-auc'; did you mean 'roc_auc'" in err
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    """A built-in cohort table of 60 rows with its image files."""
+    folder = tmp_path_factory.mktemp("small")
+    X, y = make_patients(n_samples=60, as_files=folder / "images", random_state=2)
+    data = folder / "cohort.csv"
+    X.assign(diagnosis=y).to_csv(data, index=False)
+    return data
+
+
+def test_repeats_metric_and_seed(small_cohort, tmp_path, capsys):
+    out = tmp_path / "results"
+    argv = ["compare", str(small_cohort), "--cv", "2", "--repeats", "3"]
+    argv += ["--metric", "balanced_accuracy", "--seed", "7", "-o", str(out)]
+    assert main([*argv, "--fusions", "concat", "--heads", "logistic"]) == 0
+    printed = capsys.readouterr().out
+    assert "2-fold cross-validation repeated 3 times (6 folds)" in printed
+    assert "| rank | candidate | balanced_accuracy | roc_auc |" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["ranking_metric"] == "balanced_accuracy"
+    assert len(results["folds"]) == 6
+    # k counts every fold of every repeat: the interval uses all six scores.
+    scores = results["fold_scores"]["concat + logistic"]["balanced_accuracy"]
+    assert len(scores) == 6
+    report = (out / "report.md").read_text()
+    assert "repeated 3 times (6 folds)" in report
+    assert "random_state=7 + r" in report
+    assert "StratifiedKFold(n_splits=2, random_state=7, shuffle=True)" in report
+
+
+def test_repeats_with_groups_keep_each_group_in_one_fold(tmp_path, capsys):
+    X, y = make_patients(n_samples=40, random_state=0)
+    data = tmp_path / "cohort.csv"
+    # Two visits per patient.
+    X.assign(diagnosis=y, visit_of=np.arange(40) // 2).to_csv(data, index=False)
+    config = tmp_path / "cohort.toml"
+    config.write_text(
+        'target = "diagnosis"\ngroups = "visit_of"\n'
+        "[modalities.clinical]\ncolumns = { remaining = 'numeric' }\n"
+        'transformer = "tabular"\n'
+    )
+    out = tmp_path / "results"
+    argv = ["compare", str(data), "--config", str(config), "--cv", "2"]
+    argv += ["--repeats", "2", "--fusions", "concat", "--heads", "logistic"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no GroupLeakageWarning
+        assert main([*argv, "-o", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "StratifiedGroupKFold(n_splits=2" in report
+    assert "groups = table['visit_of'].to_numpy()" in report
+
+
+def test_the_report_states_the_candidates_and_reproduces_the_best(
+    small_cohort, tmp_path, capsys
+):
+    out = tmp_path / "results"
+    argv = ["compare", str(small_cohort), "--cv", "3", "--repeats", "2", "-o"]
+    argv += [str(out), "--fusions", "concat", "late", "--heads", "logistic", "knn"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    report = (out / "report.md").read_text()
+    # Every candidate's estimators in full, and the versions.
+    assert "| late | `LateFusionClassifier(estimator=Pipeline(steps=[(" in report
+    assert "KNeighborsClassifier()" in report
+    assert f"scikit-learn {sklearn.__version__}" in report
+    assert report.rstrip().endswith("```")
+    code = report.split("```python\n")[1].split("```")[0]
+    results = json.loads((out / "results.json").read_text())
+    best = results["best_candidate"]
+    expected = next(row for row in results["statistics"] if row["candidate"] == best)
+    namespace = {}
+    printed = StringIO()
+    with redirect_stdout(printed):
+        exec(compile(code, "report.md", "exec"), namespace)
+    again = namespace["result"].to_frame().loc[best]
+    for metric in results["metrics"]:
+        assert again[f"{metric}_mean"] == pytest.approx(expected[f"{metric}_mean"])
+        assert again[f"{metric}_ci_low"] == pytest.approx(expected[f"{metric}_ci_low"])
+    assert f"'{results['ranking_metric']}': " in printed.getvalue()
+
+
+@pytest.mark.parametrize("winner", ["ct only + logistic", "concat + knn"])
+def test_the_reproduction_code_runs_for_baselines_and_pairs(
+    small_cohort, tmp_path, capsys, monkeypatch, winner
+):
+    force_winner(monkeypatch, winner)
+    out = tmp_path / "results"
+    argv = ["compare", str(small_cohort), "--cv", "2", "-o", str(out)]
+    assert main([*argv, "--fusions", "concat", "--heads", "logistic", "knn"]) == 0
+    capsys.readouterr()
+    code = (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+    results = json.loads((out / "results.json").read_text())
+    expected = next(r for r in results["statistics"] if r["candidate"] == winner)
+    namespace = {}
+    with redirect_stdout(StringIO()):
+        exec(compile(code, "report.md", "exec"), namespace)
+    again = namespace["result"].to_frame().loc[winner]
+    assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
+
+
+def test_help_states_each_candidate_in_full(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "random_forest RandomForestClassifier(n_estimators=300)" in printed
+    assert "late LateFusionClassifier(estimator=Pipeline(" in printed
+    assert "LogisticRegression(C=0.1, max_iter=2000)" in printed
+    for option in ("--repeats", "--metric", "--seed", "--debug"):
+        assert option in printed
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--heads", "gbm", "--debug", "-o", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.rstrip().endswith(
+        "random_forest, xgboost, svm, mlp, extra_trees, "
+        "gradient_boosting, hist_gradient_boosting, knn."
+    )
+
+
+def _raise(error):
+    def run(*args, **kwargs):
+        raise error
+
+    return run
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("polymodal.cli.compare_fusions", _raise(RuntimeError("boom")))
+    argv = ["compare", "--n-samples", "30", "-o", str(tmp_path), *QUICK]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "polymodal: RuntimeError: boom (an unexpected error; --debug shows where "
+        "it happened)\n"
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        main([*argv, "--debug"])
+
+
+def test_a_crashed_worker_suggests_fewer_jobs(tmp_path, capsys, monkeypatch):
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    crash = TerminatedWorkerError(
+        "A worker process managed by the executor was "
+        "unexpectedly terminated.\nSIGKILL(-9)"
+    )
+    monkeypatch.setattr("polymodal.cli.compare_fusions", _raise(crash))
+    argv = ["compare", "--n-samples", "30", "--jobs", "4", "-o", str(tmp_path)]
+    err = fails([*argv, *QUICK], capsys)
+    assert "a worker process died (" in err
+    assert "a lower --jobs (now 4)" in err
+
+
+def test_warnings_are_one_clean_line():
+    from polymodal.cli import _warnings_as_lines
+
+    with _warnings_as_lines():
+        # What warnings.showwarning writes to stderr: no file, no source line.
+        third_party = warnings.formatwarning(
+            "a third-party\n  warning", FutureWarning, "/x/joblib/parallel.py", 3
+        )
+        ours = warnings.formatwarning("ours", MissingModalityWarning, "/x/y.py", 1)
+    assert third_party == "polymodal: warning: FutureWarning: a third-party warning\n"
+    assert ours == "polymodal: warning: ours\n"
+    # Only inside the command line.
+    assert "y.py:1" in warnings.formatwarning("ours", UserWarning, "/x/y.py", 1)
+
+
+def test_outputs_are_written_as_a_set(builtin_run, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "report.md").write_text("the earlier report")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("polymodal.cli.io.save", fail)
+    argv = ["compare", "--n-samples", "30", "-o", str(out), *QUICK]
+    err = fails(argv, capsys)
+    assert f"cannot write the results to {out}: disk full" in err
+    # Nothing of the new set, the earlier report untouched, no staging left.
+    assert (out / "report.md").read_text() == "the earlier report"
+    for name in ("results.json", "scores.png", "model.polymodal"):
+        assert not (out / name).exists()
+    assert sorted(path.name for path in out.iterdir()) == ["cohort", "report.md"]
+
+
+# -- bad input: one line, status 2, naming the column ---------------------------
+
+
+def _bad_table(tmp_path, table, config_columns=None, recipe="tabular"):
+    data = tmp_path / "bad.csv"
+    if isinstance(table, bytes):
+        data.write_bytes(table)
+    else:
+        table.to_csv(data, index=False)
+    config = tmp_path / "bad.toml"
+    columns = config_columns or "{ remaining = 'any' }"
+    config.write_text(
+        'target = "diagnosis"\n'
+        f"[modalities.m]\ncolumns = {columns}\ntransformer = '{recipe}'\n"
+    )
+    return ["compare", str(data), "--config", str(config), "-o", str(tmp_path), *QUICK]
+
+
+def _clinical(n=8):
+    return pd.DataFrame({"age": np.linspace(40, 80, n), "diagnosis": np.arange(n) % 2})
+
+
+@pytest.mark.parametrize(
+    ("make", "columns", "recipe", "message"),
+    [
+        (lambda: _clinical(1), None, "tabular", "the table has 1 row;"),
+        (
+            lambda: _clinical().assign(diagnosis=1),
+            None,
+            "tabular",
+            "the target column 'diagnosis' holds one class only (1)",
+        ),
+        (
+            lambda: _clinical().assign(diagnosis=[0, 1, None, 1, 0, 1, 0, 1]),
+            None,
+            "tabular",
+            "the target column 'diagnosis' is empty in 1 rows",
+        ),
+        (
+            lambda: _clinical().assign(empty=np.nan),
+            None,
+            "tabular",
+            "the column 'empty' of",
+        ),
+        (
+            lambda: _clinical().assign(
+                weight=["70", "81", "n/a kg", "65", "90", "72", "77", "68"]
+            ),
+            None,
+            "tabular",
+            "the column 'weight' of",
+        ),
+        (
+            lambda: _clinical().assign(scan=[f"lost/{i}.png" for i in range(8)]),
+            "'scan'",
+            "image",
+            "none of the 8 files of the image column 'scan'",
+        ),
+    ],
+    ids=["one row", "one class", "nan target", "all missing", "mixed", "no files"],
+)
+def test_bad_tables_are_one_line_errors(
+    tmp_path, capsys, make, columns, recipe, message
+):
+    err = fails(_bad_table(tmp_path, make(), columns, recipe), capsys)
+    assert message in err
+
+
+def test_the_message_says_what_is_wrong_with_the_column(tmp_path, capsys):
+    table = _clinical().assign(empty=np.nan)
+    assert "(modality 'm') is empty in every row" in fails(
+        _bad_table(tmp_path, table), capsys
+    )
+    weight = ["70", "81", "n/a kg", "65", "90", "72", "77", "68"]
+    err = fails(_bad_table(tmp_path, _clinical().assign(weight=weight)), capsys)
+    assert "mixes numbers and text: 1 of 8 cells are not numbers (first: " in err
+    assert "'n/a kg', row 2)" in err
+
+
+def test_a_duplicate_column_name(tmp_path, capsys):
+    text = b"age,age,diagnosis\n" + b"".join(
+        f"{40 + i},{50 + i},{i % 2}\n".encode() for i in range(8)
+    )
+    err = fails(_bad_table(tmp_path, text), capsys)
+    assert "the column name 'age' appears twice in the header" in err
+
+
+def test_a_csv_that_is_not_utf8(tmp_path, capsys):
+    text = "age,note,diagnosis\n40,ok,0\n41,caf\u00e9,1\n".encode("latin-1")
+    err = fails(_bad_table(tmp_path, text), capsys)
+    assert "bad.csv is not UTF-8: byte 0xe9 on line 3 in column 'note'" in err
+    assert "iconv -f latin1 -t utf-8" in err
+
+
+def test_a_parquet_file_with_nested_columns(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    data = tmp_path / "nested.parquet"
+    table = _clinical().assign(labs=[{"hb": 13.0, "wbc": 6.0}] * 8)
+    table.to_parquet(data)
+    err = fails(
+        ["compare", str(data), "--target", "diagnosis", "-o", str(tmp_path)], capsys
+    )
+    assert "the column 'labs' is nested" in err

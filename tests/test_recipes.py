@@ -147,7 +147,8 @@ def test_tabular_scales_numbers_and_encodes_the_other_columns(tmp_path):
             '[modalities.note]\ncolumns = "note"\ntransformer = "text"\n'
             "params = { langauge = 'en' }",
             r"\[modalities\.note\] params\.langauge: ClinicalTextVectorizer has no "
-            r"parameter 'langauge'; its parameters are analyzer, language,",
+            r"parameter 'langauge'; did you mean 'language'\? The parameters are "
+            r"analyzer, language,",
         ),
         (
             '[modalities.ct]\ncolumns = "ct"\ntransformer = "image"\n'
@@ -162,7 +163,8 @@ def test_tabular_scales_numbers_and_encodes_the_other_columns(tmp_path):
         (
             '[modalities.clinical]\ncolumns = ["age"]\ntransformer = "tabular"\n'
             "params = { strategy = 'mean' }",
-            r"\[modalities\.clinical\] params: the tabular recipe takes no params",
+            r"\[modalities\.clinical\] params\.strategy: the tabular recipe has no "
+            r"parameter 'strategy'; the parameters are impute, scale\.",
         ),
         (
             '[modalities.note]\ncolumns = ["note", "summary"]\ntransformer = "text"',
@@ -170,7 +172,7 @@ def test_tabular_scales_numbers_and_encodes_the_other_columns(tmp_path):
         ),
         (
             "[modalities.note]\ncolumns = 3\ntransformer = 'text'",
-            r"\[modalities\.note\] columns: expected a column name or a list",
+            r"\[modalities\.note\] columns: expected a column name, a table such as",
         ),
         (
             "[modalities.note]\ncolumns = 'note'",
@@ -205,7 +207,7 @@ def test_a_column_missing_from_the_data_is_named(tmp_path):
     with pytest.raises(
         ConfigError,
         match=r"\[modalities\.clinical\] columns: 'pack_years' is not a column of "
-        r"cohort\.csv; its columns are patient_id, ct, note,",
+        r"cohort\.csv; the columns are patient_id, ct, note,",
     ):
         config.make_union(columns, target="diagnosis", data="cohort.csv")
 
@@ -240,3 +242,175 @@ def test_a_tabular_model_loads_from_a_polymodal_file_without_trust(tmp_path):
     model = make_pipeline(union, ConcatFusion(), LogisticRegression()).fit(X, y)
     loaded = io.load(io.save(model, tmp_path / "model.polymodal"))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+# -- column patterns, the remaining columns, tabular params ----------------------
+
+PANEL = pd.DataFrame(
+    {
+        "patient_id": ["p1", "p2", "p3"],
+        "gene_a": [1.0, 2.0, 3.0],
+        "gene_b": [0.5, 0.1, 0.2],
+        "lab_1": [7.0, 8.0, 9.0],
+        "lab_12": [1.0, 1.0, 2.0],
+        "labx": [0.0, 1.0, 0.0],
+        "age": [50, 60, 70],
+        "sex": ["F", "M", "F"],
+        "note": ["a", "b", "c"],
+        "y": [0, 1, 0],
+    }
+)
+
+
+def union_columns(tmp_path, text, **kwargs):
+    config = read_config(write(tmp_path, text))
+    union = config.make_union(
+        list(PANEL.columns), target="y", dtypes=PANEL.dtypes, **kwargs
+    )
+    return [(name, columns) for name, _, columns in union.transformers]
+
+
+def test_patterns_regexes_and_the_remaining_columns(tmp_path):
+    text = """
+        [modalities.genes]
+        columns = { pattern = "gene_*" }
+        transformer = "tabular"
+        [modalities.labs]
+        columns = [{ regex = 'lab_\\d+' }, "labx"]
+        transformer = "tabular"
+        [modalities.note]
+        columns = { pattern = "no*" }
+        transformer = "text"
+        [modalities.numbers]
+        columns = { remaining = "numeric" }
+        transformer = "tabular"
+        [modalities.categories]
+        columns = { remaining = "categorical" }
+        transformer = "tabular"
+    """
+    assert union_columns(tmp_path, text, groups="patient_id") == [
+        ("genes", ["gene_a", "gene_b"]),
+        ("labs", ["lab_1", "lab_12", "labx"]),
+        # A one-column recipe gets its column as a name.
+        ("note", "note"),
+        ("numbers", ["age"]),
+        # Neither the target nor the groups column is "remaining".
+        ("categories", ["sex"]),
+    ]
+
+
+def test_remaining_any_takes_every_column_left(tmp_path):
+    text = """
+        [modalities.genes]
+        columns = { pattern = "gene_?" }
+        transformer = "tabular"
+        [modalities.rest]
+        columns = { remaining = "any" }
+        transformer = "tabular"
+        params = { impute = "mean", scale = false }
+    """
+    columns = union_columns(tmp_path, text)
+    assert columns[1] == (
+        "rest",
+        ["patient_id", "lab_1", "lab_12", "labx", "age", "sex", "note"],
+    )
+
+
+def test_tabular_params(tmp_path):
+    path = write(
+        tmp_path,
+        '[modalities.m]\ncolumns = ["age", "bmi"]\ntransformer = "tabular"\n'
+        'params = { impute = "mean", scale = false }\n',
+    )
+    union = read_config(path).make_union(["age", "bmi", "y"], target="y")
+    X = pd.DataFrame({"age": [40.0, np.nan, 80.0], "bmi": [20.0, 21.0, 22.0]})
+    np.testing.assert_allclose(
+        np.asarray(union.fit_transform(X)["m"]), [[40, 20], [60, 21], [80, 22]]
+    )
+
+
+@pytest.mark.parametrize(
+    ("columns", "recipe", "match"),
+    [
+        (
+            '{ pattern = "gen_*" }',
+            "tabular",
+            r"\[modalities\.m\] columns\.pattern: 'gen_\*' matches none of the 10 "
+            r"columns of the data",
+        ),
+        (
+            '{ regex = "lab" }',
+            "tabular",
+            r"columns\.regex: 'lab' matches none of the 10 columns",
+        ),
+        (
+            '{ pattern = "gene_*" }',
+            "text",
+            r"columns: the text recipe reads one column; the selectors give 2",
+        ),
+        (
+            "'gene-a'",
+            "tabular",
+            r"'gene-a' is not a column of the data; did you "
+            r"mean 'gene_a' or 'gene_b'\? The columns are patient_id,",
+        ),
+        ('{ glob = "gene_*" }', "tabular", r"unknown selector 'glob'; the selectors"),
+        (
+            '{ remaining = "numerical" }',
+            "tabular",
+            r"columns\.remaining: unknown kind 'numerical'; did you mean 'numeric' or",
+        ),
+        ('{ regex = "(" }', "tabular", r"columns\.regex: '\(' is not a regular"),
+        ('{ pattern = "a", regex = "b" }', "tabular", r"a selector table has one key"),
+        (
+            "{ remaining = 'numeric' }",
+            "tabular",
+            r"no numeric column of the data is "
+            r"left",
+        ),
+    ],
+)
+def test_bad_column_selectors(tmp_path, columns, recipe, match):
+    text = f"[modalities.m]\ncolumns = {columns}\ntransformer = '{recipe}'\n"
+    if "remaining = 'numeric'" in columns:
+        text += (
+            "[modalities.all]\ncolumns = { pattern = '*' }\ntransformer = 'tabular'\n"
+        )
+    with pytest.raises(ConfigError, match=match) as error:
+        union_columns(tmp_path, text)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            '[modalities.m]\ncolumns = "age"\ntransformer = "tabluar"',
+            r"unknown recipe 'tabluar'; did you mean 'tabular'\? The recipes are",
+        ),
+        (
+            '[modalities.m]\ncolums = "age"\ntransformer = "tabular"',
+            r"\[modalities\.m\] colums: unknown key; did you mean 'columns'\?",
+        ),
+        ('traget = "y"', r"traget: unknown key; did you mean 'target'\?"),
+        (
+            '[modalities.m]\ncolumns = "age"\ntransformer = "tabular"\n'
+            'params = { imputer = "mean" }',
+            r"params\.imputer: the tabular recipe has no parameter 'imputer'; did "
+            r"you mean 'impute'\?",
+        ),
+        (
+            '[modalities.m]\ncolumns = "age"\ntransformer = "tabular"\n'
+            'params = { impute = "median_" }',
+            r"params\.impute: unknown imputation 'median_'; did you mean 'median'",
+        ),
+        (
+            '[modalities.m]\ncolumns = "age"\ntransformer = "tabular"\n'
+            'params = { scale = "yes" }',
+            r"params\.scale: expected true or false; got 'yes'",
+        ),
+    ],
+)
+def test_unknown_names_get_did_you_mean(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        read_config(write(tmp_path, text))

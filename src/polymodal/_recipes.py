@@ -17,9 +17,29 @@ A configuration names the target column, optionally a column of group labels
     transformer = "text"
     params = { language = "en", ngram_range = [1, 2], min_df = 2 }
 
-    [modalities.clinical]
-    columns = ["age", "sex", "pack_years"]
+    [modalities.genes]
+    columns = { pattern = "gene_*" }           # every column the glob matches
     transformer = "tabular"
+
+    [modalities.clinical]
+    columns = { remaining = "numeric" }        # the numeric columns left over
+    transformer = "tabular"
+    params = { impute = "mean" }
+
+columns takes, alone or mixed in a list:
+
+    "age"                       one column, by its exact name
+    { pattern = "gene_*" }      the columns a glob matches (*, ?, [abc];
+                                case-sensitive), in the table's order
+    { regex = 'lab_\\d+' }       the columns a Python regular expression
+                                matches as a whole (re.fullmatch)
+    { remaining = "numeric" }   the columns no other modality reads, of a kind:
+                                "numeric", "categorical" (every other dtype)
+                                or "any"; never the target or the groups column
+
+A pattern or regex that matches no column is an error. Every name looked up
+(target, groups, columns, recipes, keys, parameters) that does not exist is
+an error naming the closest existing ones ("did you mean ...").
 
 Recipes (params are the keyword arguments of the transformer named):
 
@@ -30,16 +50,21 @@ Recipes (params are the keyword arguments of the transformer named):
     sentence  SentenceEmbedder (offline sentence embeddings). One column.
     kmer      KmerVectorizer (k-mer counts of DNA, RNA or protein). One column.
     molecule  MorganFingerprint (of SMILES strings). One column.
-    tabular   numeric columns: median imputation and StandardScaler; the
-              others: most-frequent imputation and one-hot encoding (unknown
-              categories ignored). No params.
+    tabular   numeric columns: imputation and StandardScaler; the others:
+              most-frequent imputation and one-hot encoding (unknown
+              categories ignored). params: impute = "median" (default),
+              "mean" or "most_frequent" for the numeric columns; scale =
+              true (default) or false.
 
 TOML arrays become tuples, the form scikit-learn-style parameters such as
 ngram_range and size take.
 """
 
+import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +94,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EncodedLabelsClassifier",
+    "did_you_mean",
     "read_config",
     "to_dense",
 ]
@@ -90,6 +116,77 @@ _RECIPES = {
 
 class ConfigError(ValueError):
     """A configuration file that cannot describe a union; the message is one line."""
+
+
+def did_you_mean(name, choices):
+    """``"; did you mean 'a' or 'b'?"`` for the choices close to ``name``, or "".
+
+    Parameters
+    ----------
+    name : str
+        The name that was not found.
+    choices : iterable of str
+        The names that exist.
+
+    Returns
+    -------
+    str
+        Empty when no choice is close (difflib's ratio below 0.6).
+
+    Examples
+    --------
+    >>> from polymodal._recipes import did_you_mean
+    >>> did_you_mean("diagnosys", ["age", "diagnosis", "sex"])
+    "; did you mean 'diagnosis'?"
+    >>> did_you_mean("zzz", ["age"])
+    ''
+    """
+    close = get_close_matches(str(name), [str(choice) for choice in choices], n=3)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(map(repr, close)) + "?"
+
+
+def unknown_name(lead, name, choices, plural, *, list_all=20):
+    """``lead``, the close choices, then the choices (or their count when many).
+
+    Parameters
+    ----------
+    lead : str
+        What went wrong, such as ``"unknown recipe 'imag'"``.
+    name : str
+        The name that was not found.
+    choices : iterable of str
+        The names that exist.
+    plural : str
+        What the choices are, such as ``"recipes"``.
+    list_all : int, default=20
+        Up to this many choices are listed; more are counted, so that a
+        table of 77 columns does not fill the terminal.
+
+    Returns
+    -------
+    str
+        One sentence, without its final full stop.
+
+    Examples
+    --------
+    >>> from polymodal._recipes import unknown_name
+    >>> unknown_name("unknown recipe 'imag'", "imag", ["image", "text"], "recipes")
+    "unknown recipe 'imag'; did you mean 'image'? The recipes are image, text"
+    >>> unknown_name("'gene_x' is not a column", "gene_x",
+    ...              [f"gene_{i}" for i in range(77)], "columns")
+    "'gene_x' is not a column; did you mean 'gene_9' or 'gene_8' or 'gene_7'? There are 77 columns"
+    """
+    choices = [str(choice) for choice in choices]
+    close = did_you_mean(name, choices)
+    if len(choices) <= list_all:
+        listing = f"the {plural} are {', '.join(choices)}"
+    else:
+        listing = f"there are {len(choices)} {plural}"
+    if close:
+        return f"{lead}{close} {listing[0].upper()}{listing[1:]}"
+    return f"{lead}; {listing}"
 
 
 def none_as_nan(X):
@@ -261,12 +358,43 @@ class EncodedLabelsClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator
         return tags
 
 
-def _tabular():
+_TABULAR_PARAMS = {"impute": ("median", "mean", "most_frequent"), "scale": None}
+
+
+def _tabular(params, error):
+    for key in params:
+        if key not in _TABULAR_PARAMS:
+            raise error(
+                f"params.{key}",
+                unknown_name(
+                    f"the tabular recipe has no parameter {key!r}",
+                    key,
+                    _TABULAR_PARAMS,
+                    "parameters",
+                ),
+            )
+    impute = params.get("impute", "median")
+    if impute not in _TABULAR_PARAMS["impute"]:
+        raise error(
+            "params.impute",
+            unknown_name(
+                f"unknown imputation {impute!r}",
+                impute,
+                _TABULAR_PARAMS["impute"],
+                "imputations",
+            ),
+        )
+    scale = params.get("scale", True)
+    if not isinstance(scale, bool):
+        raise error("params.scale", f"expected true or false; got {scale!r}")
+    numeric = [SimpleImputer(strategy=impute)]
+    if scale:
+        numeric.append(StandardScaler())
     # The selectors run on the modality's own columns at fit, so a column's
     # dtype in the table decides whether it is scaled or one-hot encoded.
     return make_column_transformer(
         (
-            make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+            make_pipeline(*numeric),
             make_column_selector(dtype_include="number"),
         ),
         (
@@ -283,7 +411,7 @@ def _tabular():
 
 def _build(recipe, table, error):
     if recipe == "tabular":
-        return _tabular()
+        return _tabular(table.get("params", {}), error)
     transformer = _make(_RECIPES[recipe], table.get("params", {}), "params", error)
     if recipe == "image":
         return make_pipeline(
@@ -300,8 +428,12 @@ def _make(cls, params, key, error):
     if unknown:
         raise error(
             f"{key}.{unknown[0]}",
-            f"{cls.__name__} has no parameter {unknown[0]!r}; its parameters are "
-            f"{', '.join(sorted(accepted))}",
+            unknown_name(
+                f"{cls.__name__} has no parameter {unknown[0]!r}",
+                unknown[0],
+                sorted(accepted),
+                "parameters",
+            ),
         )
     return cls(**{name: _from_toml(value) for name, value in params.items()})
 
@@ -312,14 +444,31 @@ def _from_toml(value):
     return value
 
 
+_KINDS = ("numeric", "categorical", "any")
+_SELECTORS = ("pattern", "regex", "remaining")
+
+
 @dataclass(frozen=True)
 class _Modality:
     name: str
     recipe: str
-    # A str gives one-column transformers a 1-D column; a list gives the
-    # tabular recipe's column selectors a DataFrame, even for a single column.
-    columns: str | list
+    # Column names (str) and selector tables ({"pattern": ...}, {"regex": ...},
+    # {"remaining": ...}), resolved against a table's columns by make_union.
+    columns: tuple
     transformer: object
+
+    @property
+    def one_column(self):
+        # A str gives one-column transformers a 1-D column; a list gives the
+        # tabular recipe's column selectors a DataFrame, even for one column.
+        return self.recipe != "tabular"
+
+
+def _is_kind(dtype, kind):
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not (
+        pd.api.types.is_bool_dtype(dtype)
+    )
+    return kind == "any" or (kind == "numeric") == numeric
 
 
 @dataclass(frozen=True)
@@ -336,7 +485,8 @@ class Config:
         The column of group labels, when the file names one.
     modalities : tuple
         One entry per ``[modalities.<name>]`` table, in file order, each with
-        ``name``, ``recipe``, ``columns`` and an unfitted ``transformer``.
+        ``name``, ``recipe``, ``columns`` (names and selector tables, as
+        written) and an unfitted ``transformer``.
     """
 
     path: Path
@@ -344,8 +494,116 @@ class Config:
     groups: str | None
     modalities: tuple
 
-    def make_union(self, columns, *, target, data="the data"):
-        """The union of the modalities, after checking their columns exist.
+    def resolve_columns(self, columns, *, target, groups=None, dtypes=None, data=None):
+        """Each modality's column names, with patterns and ``remaining`` resolved.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            The columns of the table, in its order.
+        target : str
+            The target column, which no modality may read.
+        groups : str, default=None
+            The column of group labels, which ``remaining`` leaves out.
+        dtypes : mapping of str to dtype, default=None
+            The columns' dtypes (``DataFrame.dtypes``), for ``remaining``;
+            without them every column counts as numeric.
+        data : str, default=None
+            How to name the table in messages (usually its path).
+
+        Returns
+        -------
+        dict of str to list of str
+            Modality name -> its columns, in the order the selectors name them.
+
+        Raises
+        ------
+        ConfigError
+            When a name is not a column (with the closest ones), a selector
+            matches nothing, or a modality reads the target.
+        """
+        data = data or "the data"
+        columns = [str(column) for column in columns]
+        available = set(columns)
+        resolved, remaining = {}, []
+        for modality in self.modalities:
+            names = []
+            for spec in modality.columns:
+                if isinstance(spec, str):
+                    if spec not in available:
+                        raise self._error(
+                            modality.name,
+                            "columns",
+                            unknown_name(
+                                f"{spec!r} is not a column of {data}",
+                                spec,
+                                columns,
+                                "columns",
+                            ),
+                        )
+                    names.append(spec)
+                elif "remaining" in spec:
+                    remaining.append((modality, spec["remaining"]))
+                else:
+                    names += self._matching(modality, spec, columns, data)
+            resolved[modality.name] = names
+        taken = {column for names in resolved.values() for column in names}
+        left = [
+            column
+            for column in columns
+            if column not in taken and column not in (target, groups)
+        ]
+        for modality, kind in remaining:
+            names = [
+                column
+                for column in left
+                if dtypes is None or _is_kind(dtypes[column], kind)
+            ]
+            if not names:
+                raise self._error(
+                    modality.name,
+                    "columns",
+                    f"no {kind} column of {data} is left for remaining = {kind!r}",
+                )
+            resolved[modality.name] += names
+            left = [column for column in left if column not in names]
+        for modality in self.modalities:
+            names = list(dict.fromkeys(resolved[modality.name]))
+            if target in names:
+                raise self._error(
+                    modality.name,
+                    "columns",
+                    f"{target!r} is the target column; a modality that reads the "
+                    "target makes every score meaningless",
+                )
+            if modality.one_column and len(names) != 1:
+                raise self._error(
+                    modality.name,
+                    "columns",
+                    f"the {modality.recipe} recipe reads one column; the selectors "
+                    f"give {len(names)}",
+                )
+            resolved[modality.name] = names
+        return resolved
+
+    def _matching(self, modality, spec, columns, data):
+        ((kind, pattern),) = spec.items()
+        if kind == "pattern":
+            names = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
+        else:
+            compiled = re.compile(pattern)
+            names = [c for c in columns if compiled.fullmatch(c)]
+        if not names:
+            raise self._error(
+                modality.name,
+                f"columns.{kind}",
+                f"{pattern!r} matches none of the {len(columns)} columns of "
+                f"{data}{did_you_mean(pattern, columns)}",
+            )
+        return names
+
+    def make_union(self, columns, *, target, groups=None, dtypes=None, data=None):
+        """The union of the modalities, after resolving and checking their columns.
 
         Parameters
         ----------
@@ -353,43 +611,55 @@ class Config:
             The columns of the table the union will be fitted on.
         target : str
             The target column, which no modality may read.
-        data : str, default="the data"
+        groups : str, default=None
+            The column of group labels, which ``remaining`` leaves out.
+        dtypes : mapping of str to dtype, default=None
+            The columns' dtypes, for ``remaining = "numeric"`` and
+            ``"categorical"``.
+        data : str, default=None
             How to name the table in messages (usually its path).
 
         Returns
         -------
         MultimodalUnion
+            Its column lists are plain names, so a saved model needs the same
+            columns whatever the patterns would match in a later table.
 
         Raises
         ------
         ConfigError
             When a modality names a column the table lacks, or the target.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> from polymodal._recipes import read_config
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "polymodal.toml"
+        >>> _ = path.write_text('''
+        ... [modalities.genes]
+        ... columns = { pattern = "gene_*" }
+        ... transformer = "tabular"
+        ... [modalities.clinical]
+        ... columns = { remaining = "any" }
+        ... transformer = "tabular"
+        ... ''')
+        >>> union = read_config(path).make_union(
+        ...     ["id", "gene_a", "gene_b", "age", "y"], target="y", groups="id")
+        >>> [(name, columns) for name, _, columns in union.transformers]
+        [('genes', ['gene_a', 'gene_b']), ('clinical', ['age'])]
         """
-        available = set(columns)
-        for modality in self.modalities:
-            names = (
-                [modality.columns]
-                if isinstance(modality.columns, str)
-                else modality.columns
-            )
-            for name in names:
-                if name == target:
-                    raise self._error(
-                        modality.name,
-                        "columns",
-                        f"{name!r} is the target column; a modality that reads the "
-                        "target makes every score meaningless",
-                    )
-                if name not in available:
-                    raise self._error(
-                        modality.name,
-                        "columns",
-                        f"{name!r} is not a column of {data}; its columns are "
-                        f"{', '.join(map(str, columns))}",
-                    )
+        resolved = self.resolve_columns(
+            columns, target=target, groups=groups, dtypes=dtypes, data=data
+        )
         return MultimodalUnion(
             [
-                (modality.name, modality.transformer, modality.columns)
+                (
+                    modality.name,
+                    modality.transformer,
+                    resolved[modality.name][0]
+                    if modality.one_column
+                    else resolved[modality.name],
+                )
                 for modality in self.modalities
             ]
         )
@@ -405,6 +675,45 @@ def _optional_column(document, key, path):
     return value
 
 
+def _column_spec(spec, error):
+    """A column name, or a one-key selector table, checked."""
+    if isinstance(spec, str):
+        return spec
+    if not isinstance(spec, dict):
+        raise error(
+            "columns",
+            'expected a column name, a table such as { pattern = "gene_*" }, or '
+            f"a list of them; got {spec!r}",
+        )
+    if len(spec) != 1:
+        raise error(
+            "columns",
+            f"a selector table has one key, one of {', '.join(_SELECTORS)}; got "
+            f"{', '.join(spec) or 'none'}",
+        )
+    ((key, value),) = spec.items()
+    if key not in _SELECTORS:
+        raise error(
+            "columns",
+            unknown_name(f"unknown selector {key!r}", key, _SELECTORS, "selectors"),
+        )
+    if not isinstance(value, str):
+        raise error(f"columns.{key}", f"expected a string; got {value!r}")
+    if key == "remaining" and value not in _KINDS:
+        raise error(
+            "columns.remaining",
+            unknown_name(f"unknown kind {value!r}", value, _KINDS, "kinds"),
+        )
+    if key == "regex":
+        try:
+            re.compile(value)
+        except re.error as problem:
+            raise error(
+                "columns.regex", f"{value!r} is not a regular expression: {problem}"
+            ) from None
+    return dict(spec)
+
+
 def _read_modality(name, table, path):
     def error(key, message):
         return ConfigError(f"{path}: [modalities.{name}] {key}: {message}.")
@@ -415,7 +724,7 @@ def _read_modality(name, table, path):
         )
     for key in table:
         if key not in _MODALITY_KEYS:
-            raise error(key, f"unknown key; the keys are {', '.join(_MODALITY_KEYS)}")
+            raise error(key, unknown_name("unknown key", key, _MODALITY_KEYS, "keys"))
     for key in ("columns", "transformer"):
         if key not in table:
             raise error(key, "missing")
@@ -423,37 +732,27 @@ def _read_modality(name, table, path):
     if recipe not in _RECIPES:
         raise error(
             "transformer",
-            f"unknown recipe {recipe!r}; the recipes are {', '.join(_RECIPES)}",
+            unknown_name(f"unknown recipe {recipe!r}", recipe, _RECIPES, "recipes"),
         )
-    one_column = recipe != "tabular"
-    sub_tables = {"image": ("params", "loader"), "tabular": ()}.get(recipe, ("params",))
+    sub_tables = {"image": ("params", "loader")}.get(recipe, ("params",))
     for key in ("params", "loader"):
         if key in table and key not in sub_tables:
             raise error(key, f"the {recipe} recipe takes no {key}")
         if not isinstance(table.get(key, {}), dict):
             raise error(key, f"expected a table of parameters; got {table[key]!r}")
     columns = table["columns"]
-    if isinstance(columns, str):
+    if not isinstance(columns, list):
         columns = [columns]
-    if (
-        not isinstance(columns, list)
-        or not columns
-        or not all(isinstance(column, str) for column in columns)
-    ):
-        raise error(
-            "columns", f"expected a column name or a list of them; got {columns!r}"
-        )
-    if one_column and len(columns) != 1:
+    if not columns:
+        raise error("columns", "expected a column name or a list of them; got []")
+    specs = tuple(_column_spec(spec, error) for spec in columns)
+    plain = [spec for spec in specs if isinstance(spec, str)]
+    if recipe != "tabular" and len(plain) > 1:
         raise error(
             "columns",
-            f"the {recipe} recipe reads one column; got {len(columns)}",
+            f"the {recipe} recipe reads one column; got {len(plain)}",
         )
-    return _Modality(
-        name,
-        recipe,
-        columns[0] if one_column else columns,
-        _build(recipe, table, error),
-    )
+    return _Modality(name, recipe, specs, _build(recipe, table, error))
 
 
 def read_config(path):
@@ -486,8 +785,8 @@ def read_config(path):
     for key in document:
         if key not in _TOP_KEYS:
             raise ConfigError(
-                f"{path}: {key}: unknown key; the top-level keys are "
-                f"{', '.join(_TOP_KEYS)}."
+                f"{path}: {key}: "
+                f"{unknown_name('unknown key', key, _TOP_KEYS, 'top-level keys')}."
             )
     target = _optional_column(document, "target", path)
     groups = _optional_column(document, "groups", path)

@@ -1,9 +1,16 @@
 """The ``polymodal`` command line: ``compare`` and ``predict``, thin over the library."""
 
 import argparse
+import csv
+import os
+import shutil
 import sys
+import tempfile
+import textwrap
 import time
+import traceback
 import warnings
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +24,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -25,16 +33,26 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import type_of_target
 
 from . import _recipes, fusion, io
-from ._recipes import ConfigError, EncodedLabelsClassifier, read_config, to_dense
+from ._recipes import (
+    ConfigError,
+    EncodedLabelsClassifier,
+    did_you_mean,
+    read_config,
+    to_dense,
+    unknown_name,
+)
 from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
+from .image import ImageLoader
 from .model_selection import compare_fusions
+from .model_selection._compare import _metrics as default_metrics
+from .model_selection._report import reproduction_code, setup_text
 from .union import MultimodalUnion
 from .utils._files import write_atomic
 from .utils._messages import one_line
 from .utils._table import missing_rows
-from .utils.validation import describe_rows
+from .utils.validation import describe_row, describe_rows
 
 __all__ = ["main"]
 
@@ -161,8 +179,9 @@ _DEFAULT_FUSIONS = ("concat", "late", "stacking")
 def _check_names(names, valid, option):
     unknown = [name for name in names if name not in valid]
     if unknown:
+        name = unknown[0]
         raise _UserError(
-            f"{option}: unknown name {unknown[0]!r}; choose from {', '.join(valid)}."
+            f"{option}: {unknown_name(f'unknown name {name!r}', name, valid, 'names')}."
         )
     # Asking twice for one candidate would score it twice under one name.
     return list(dict.fromkeys(names))
@@ -174,12 +193,69 @@ def _read_table(path):
         raise _UserError(f"{path} is not a table; give a .csv or .parquet file.")
     if not path.is_file():
         raise _UserError(f"{path} does not exist.")
+    csv = path.suffix.lower() == ".csv"
     try:
-        if path.suffix.lower() == ".csv":
+        if csv:
+            _check_csv_header(path)
             return pd.read_csv(path)
+        _check_parquet_schema(path)
         return pd.read_parquet(path)
+    except UnicodeDecodeError as error:
+        raise _UserError(_not_utf8(path, error)) from error
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(f"cannot read {path}: {one_line(error)}") from None
+        raise _UserError(f"cannot read {path}: {one_line(error)}") from error
+
+
+def _check_csv_header(path):
+    """Refuse repeated column names, which pandas would rename silently."""
+    with path.open(encoding="utf-8", newline="") as file:
+        header = next(csv.reader(file), [])
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise _UserError(
+                f"{path}: the column name {name!r} appears twice in the header; "
+                "give each column its own name."
+            )
+        seen.add(name)
+
+
+def _check_parquet_schema(path):
+    """Refuse nested columns (structs, lists, maps), which no modality reads."""
+    try:
+        import pyarrow.parquet
+    except ImportError:
+        return  # pandas says which engine to install.
+    schema = pyarrow.parquet.read_schema(path)
+    for field in schema:
+        if pyarrow.types.is_nested(field.type):
+            raise _UserError(
+                f"{path}: the column {field.name!r} is nested ({field.type}); "
+                "polymodal reads flat columns: unnest it into one column per "
+                "field, or store its cells as text."
+            )
+
+
+def _not_utf8(path, error):
+    """Where a CSV stops being UTF-8: the line and the column."""
+    raw = path.read_bytes()
+    line = raw.count(b"\n", 0, error.start) + 1
+    start = raw.rfind(b"\n", 0, error.start) + 1
+    # Latin-1 decodes any byte, enough to count the fields before the bad one.
+    before = raw[start : error.start].decode("latin-1")
+    header = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    names = next(csv.reader([header]), [])
+    position = len(next(csv.reader([before]), [""])) - 1 if before else 0
+    column = (
+        f" in column {names[position]!r}"
+        if line > 1 and 0 <= position < len(names)
+        else ""
+    )
+    return (
+        f"{path} is not UTF-8: byte 0x{raw[error.start]:02x} on line {line}"
+        f"{column}; save the file as UTF-8 (from Latin-1, say: iconv -f "
+        "latin1 -t utf-8)."
+    )
 
 
 def _write_builtin_cohort(out, args):
@@ -203,9 +279,11 @@ def _write_builtin_cohort(out, args):
 
 def _check_column(table, column, what, data_path):
     if column not in table.columns:
+        # A table of 77 gene columns would fill the terminal: the close
+        # names and the count say enough.
         raise _UserError(
-            f"the {what} column {column!r} is not in {data_path}; its columns are "
-            f"{', '.join(map(str, table.columns))}."
+            f"the {what} column {column!r} is not in {data_path}"
+            f"{did_you_mean(column, table.columns)} ({len(table.columns)} columns)."
         )
 
 
@@ -216,6 +294,17 @@ def _check_target(y, target, cv):
         raise _UserError(
             f"the target column {target!r} is empty in {absent.size} rows (first: "
             f"{', '.join(map(str, absent[:5]))}); drop them or fill them in."
+        )
+    if len(y) < 2:
+        raise _UserError(
+            f"the table has {len(y)} row; cross-validation needs rows of each "
+            f"class of {target!r} in every fold."
+        )
+    labels = np.unique(y)
+    if labels.size == 1:
+        raise _UserError(
+            f"the target column {target!r} holds one class only "
+            f"({labels[0].item()!r}); a classifier needs two or more."
         )
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
@@ -232,30 +321,112 @@ def _check_target(y, target, cv):
         )
 
 
-def _splits(y, target, groups, groups_column, cv, random_state):
-    """The folds, as compare_fusions would draw them, each able to train a head.
+def _splitter(cv, grouped, seed):
+    """The splitter of one repeat: stratified, shuffled, grouped on request."""
+    splitter = StratifiedGroupKFold if grouped else StratifiedKFold
+    return splitter(cv, shuffle=True, random_state=seed)
 
+
+def _splits(y, target, groups, groups_column, cv, repeats, random_state):
+    """The folds, repeat after repeat, each able to train a head.
+
+    Repeat r (from 0) shuffles with the seed ``random_state + r``, so one
+    repeat draws the folds that compare_fusions draws for an int ``cv``.
     Folds that respect groups can leave a class out of a training fold (all
     its rows in one group, say); no head can learn a class it never sees, so
     that is a user error naming the fold, not a traceback from the head.
     """
-    if groups is None:
-        splitter = StratifiedKFold(cv, shuffle=True, random_state=random_state)
-    else:
-        splitter = StratifiedGroupKFold(cv, shuffle=True, random_state=random_state)
-    splits = list(splitter.split(np.zeros(len(y)), y, groups))
+    splits = [
+        split
+        for repeat in range(repeats)
+        for split in _splitter(cv, groups is not None, random_state + repeat).split(
+            np.zeros(len(y)), y, groups
+        )
+    ]
     labels = np.unique(y)
-    for fold, (train, _) in enumerate(splits, start=1):
+    for index, (train, _) in enumerate(splits):
         lacking = np.setdiff1d(labels, y[train])
         if lacking.size:
             seen = ", ".join(map(repr, np.unique(y[train]).tolist()))
+            where = f"fold {index % cv + 1} of {cv}"
+            if repeats > 1:
+                where += f" (repeat {index // cv + 1})"
             raise _UserError(
-                f"fold {fold} of {cv} has no row of class {lacking[0].item()!r} of "
+                f"{where} has no row of class {lacking[0].item()!r} of "
                 f"{target!r} to train on (its training rows hold only {seen}): "
                 f"--groups {groups_column} keeps each group's rows in one fold. "
                 "Lower --cv, or check that the groups mix the classes."
             )
     return splits
+
+
+def _read_columns(union):
+    """Modality -> the column names it reads (none for column selectors)."""
+    read = {}
+    for name, transformer, columns in union.transformers:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        names = [columns] if isinstance(columns, str) else columns
+        if isinstance(names, list | tuple) and all(isinstance(c, str) for c in names):
+            read[name] = list(names)
+    return read
+
+
+def _reads_images(transformer):
+    steps = (
+        transformer.steps if isinstance(transformer, Pipeline) else [(0, transformer)]
+    )
+    return isinstance(steps[0][1], ImageLoader)
+
+
+def _check_features(table, union, data_path):
+    """One-line errors, naming the column, for columns no modality can read."""
+    for name, columns in _read_columns(union).items():
+        for column in columns:
+            cells = table[column]
+            if cells.isna().all():
+                raise _UserError(
+                    f"the column {column!r} of {data_path} (modality {name!r}) is "
+                    "empty in every row; drop it from the table or the config."
+                )
+            _check_mixed(cells, column, name, data_path)
+    for name, transformer, columns in union.transformers:
+        if isinstance(transformer, str) or not _reads_images(transformer):
+            continue
+        for column in [columns] if isinstance(columns, str) else columns:
+            _check_image_paths(table[column], column, name, data_path)
+
+
+def _check_mixed(cells, column, modality, data_path):
+    """Refuse a column of numbers with some text: a typo, or a unit written in."""
+    if not (
+        pd.api.types.is_object_dtype(cells.dtype)
+        or pd.api.types.is_string_dtype(cells.dtype)
+    ):
+        return
+    given = cells.dropna()
+    numbers = pd.to_numeric(given, errors="coerce")
+    text = given[numbers.isna()]
+    if text.empty or numbers.notna().sum() < len(given) / 2:
+        return
+    row = describe_row(0, index=text.index)
+    raise _UserError(
+        f"the column {column!r} of {data_path} (modality {modality!r}) mixes "
+        f"numbers and text: {len(text)} of {len(given)} cells are not numbers "
+        f"(first: {text.iloc[0]!r}, row {row}); fix them or leave them empty."
+    )
+
+
+def _check_image_paths(cells, column, modality, data_path):
+    """Refuse an image column none of whose files exists."""
+    given = [cell for cell in cells.dropna() if isinstance(cell, str | os.PathLike)]
+    if given and not any(Path(cell).exists() for cell in given):
+        raise _UserError(
+            f"none of the {len(given)} files of the image column {column!r} of "
+            f"{data_path} (modality {modality!r}) exists (first: {str(given[0])!r}, "
+            f"read from {Path.cwd()}); write absolute paths, or run from the "
+            "folder the paths start from."
+        )
 
 
 def _announce_metrics(metrics, y, target):
@@ -278,9 +449,15 @@ def _announce_metrics(metrics, y, target):
         print(f"Not scored: {metric}, since {reason}.")
 
 
-def _union(config, table, target, data_path, language):
+def _union(config, table, target, groups, data_path, language):
     if config is not None:
-        return config.make_union(list(table.columns), target=target, data=data_path)
+        return config.make_union(
+            list(table.columns),
+            target=target,
+            groups=groups,
+            dtypes=table.dtypes,
+            data=data_path,
+        )
     missing = [column for column in _BUILTIN_COLUMNS if column not in table.columns]
     if missing:
         raise _UserError(
@@ -309,12 +486,27 @@ def _candidates(args):
         try:
             heads[name] = _HEADS[name](args.random_state)
         except ImportError as error:
-            raise _UserError(f"--heads {name}: {one_line(error)}") from None
+            raise _UserError(f"--heads {name}: {one_line(error)}") from error
     if "kernel" in fusions:
         # A kernel matrix only feeds a head that takes a precomputed kernel;
         # compare_fusions pairs it with this head and no other.
         heads[_KERNEL_HEAD] = SVC(kernel="precomputed")
     return fusions, finals, heads
+
+
+def _scoring(metric, y):
+    """The metrics to score, the ranking one first; None for compare's defaults."""
+    if metric is None:
+        return None
+    if metric not in get_scorer_names():
+        raise _UserError(
+            "--metric: "
+            + unknown_name(
+                f"unknown scorer {metric!r}", metric, get_scorer_names(), "scorers"
+            )
+            + " (sklearn.metrics.get_scorer_names())."
+        )
+    return [metric, *(m for m in default_metrics(None, True, y) if m != metric)]
 
 
 def _compare(args):
@@ -324,7 +516,9 @@ def _compare(args):
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise _UserError(f"cannot create the folder {out}: {error.strerror}.") from None
+        raise _UserError(
+            f"cannot create the folder {out}: {error.strerror}."
+        ) from error
     if args.data is None:
         data_path = _write_builtin_cohort(out, args)
         print(f"Built-in synthetic cohort written to {data_path}")
@@ -344,14 +538,21 @@ def _compare(args):
     if groups is not None:
         _check_column(table, groups, "groups", data_path)
     y = table[target].to_numpy()
-    union = _union(config, table, target, data_path, args.language)
     _check_target(y, target, args.cv)
+    union = _union(config, table, target, groups, data_path, args.language)
+    _check_features(table, union, data_path)
+    scoring = _scoring(args.metric, y)
     group_labels = None if groups is None else table[groups].to_numpy()
-    splits = _splits(y, target, group_labels, groups, args.cv, args.random_state)
+    splits = _splits(
+        y, target, group_labels, groups, args.cv, args.repeats, args.random_state
+    )
     X = _by_patient(table.drop(columns=[target]))
+    scheme = f"{args.cv}-fold cross-validation"
+    if args.repeats > 1:
+        scheme += f" repeated {args.repeats} times ({len(splits)} folds)"
     print(
-        f"Comparing fusion choices on {len(X)} rows ({args.cv}-fold "
-        "cross-validation, ranked by AUROC)..."
+        f"Comparing fusion choices on {len(X)} rows ({scheme}, ranked by "
+        f"{args.metric or 'AUROC'})..."
     )
     start = time.perf_counter()
     try:
@@ -365,27 +566,119 @@ def _compare(args):
             # The folds drawn above, checked to train every head.
             cv=splits,
             groups=group_labels,
+            scoring=scoring,
             n_jobs=args.jobs,
             verbose=1,
             random_state=args.random_state,
         )
+    except BrokenProcessPool as error:
+        # joblib's TerminatedWorkerError: a worker killed, mostly for memory.
+        raise _UserError(
+            f"a worker process died ({one_line(error)[:200]}); it most often ran "
+            "out of memory: run fewer folds at a time with a lower --jobs "
+            f"(now {args.jobs})."
+        ) from error
     except (ValueError, OSError, ImportError) as error:
-        raise _UserError(one_line(error)) from None
+        raise _UserError(one_line(error)) from error
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
     _announce_metrics(result.metrics_, y, target)
     print(result.to_markdown())
-    report = result.save(out)
     model = result.best_estimator_
     # What polymodal predict writes for a row with no modality present.
     labels, counts = np.unique(y, return_counts=True)
     if np.array_equal(labels, model.classes_):
         model.class_prior_ = counts / counts.sum()
-    model_path = io.save(model, out / "model.polymodal")
+    setup = setup_text(
+        result,
+        fusions={**fusions, **finals},
+        heads=heads,
+        cv=scheme,
+        splitter=_splitter(args.cv, groups is not None, args.random_state),
+        seeds=(
+            f"--seed {args.random_state}: repeat r (from 0) shuffles its folds "
+            f"with random_state={args.random_state} + r; every fusion and head "
+            f"that takes a random_state gets {args.random_state}"
+        ),
+        code=_reproduction(
+            args,
+            result,
+            fusions,
+            finals,
+            heads,
+            data_path,
+            target,
+            groups,
+            config,
+            scoring,
+        ),
+    )
+    report, model_path = _write_outputs(out, result, model, setup)
     print(f"Best: {result.best_candidate_}")
     print(f"Report written to {report}")
     print(f"Best pipeline (refit on all {len(X)} rows) saved to {model_path}")
     print(f"Predict with: polymodal predict {model_path} {data_path}")
     return 0
+
+
+def _reproduction(
+    args, result, fusions, finals, heads, data_path, target, groups, config, scoring
+):
+    """The Python code that scores the report's best candidate again."""
+    if config is not None:
+        union = (
+            "read_config",
+            "polymodal._recipes",
+            f"read_config({str(Path(config.path).resolve())!r}).make_union(\n"
+            f"    list(table.columns), target={target!r}, groups={groups!r}, "
+            "dtypes=table.dtypes\n)",
+        )
+    else:
+        union = (
+            "make_patients_union",
+            "polymodal.datasets",
+            f"make_patients_union(language={args.language!r})",
+        )
+    return reproduction_code(
+        result,
+        data=Path(data_path).resolve(),
+        target=target,
+        groups=groups,
+        index=_PATIENT_ID,
+        union=union,
+        fusions=fusions,
+        final_fusions=finals,
+        heads=heads,
+        splitter=_splitter(args.cv, groups is not None, args.random_state),
+        repeats=args.repeats,
+        seed=args.random_state,
+        scoring=scoring,
+    )
+
+
+_OUTPUTS = ("results.json", "report.md", "scores.png", "model.polymodal")
+
+
+def _write_outputs(out, result, model, setup):
+    """Write the report, figure, results and model as one set, or none of them.
+
+    Each is written to a temporary folder inside ``out`` first; only when all
+    four are written is each renamed into place, so an interrupted or failed
+    run leaves the previous set whole, never a new report beside an old model.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".polymodal-", dir=out))
+    try:
+        try:
+            result.save(staging, setup=setup)
+            io.save(model, staging / "model.polymodal")
+        except (ValueError, OSError, ImportError) as error:
+            raise _UserError(
+                f"cannot write the results to {out}: {one_line(error)}"
+            ) from error
+        for name in _OUTPUTS:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "report.md", out / "model.polymodal"
 
 
 def _needed_columns(union):
@@ -636,16 +929,62 @@ def _share(text):
 _share.__name__ = "float"
 
 
+def _estimator_text(make):
+    try:
+        estimator = make(None)
+    except ImportError as error:
+        return f"(not installed: {one_line(error)})"
+    return " ".join(estimator.__repr__(N_CHAR_MAX=100_000).split())
+
+
+def _candidates_text():
+    """--help's list of what each --fusions and --heads name builds."""
+    width = 100
+    lines = [
+        "The candidates (random_state=None below is set to --seed):",
+        "",
+        "  --fusions:",
+    ]
+
+    def entry(name, text):
+        wrapped = textwrap.wrap(
+            text,
+            width,
+            initial_indent=f"    {name:<23}",
+            subsequent_indent=" " * 27,
+            break_on_hyphens=False,
+        )
+        lines.extend(wrapped)
+
+    for name, (make, final) in _FUSIONS.items():
+        entry(name, _estimator_text(make) + (" [final step]" if final else ""))
+    lines += ["", "  --heads:"]
+    for name, make in _HEADS.items():
+        entry(name, _estimator_text(make))
+    entry(
+        "(with kernel)",
+        "SVC(kernel='precomputed'), the one head a kernel matrix feeds",
+    )
+    return "\n".join(lines)
+
+
 def _parser():
     parser = _Parser(
         prog="polymodal",
         description="Multimodal learning for medicine: compare fusion choices, "
         "then predict with the best model.",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error instead of one line",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     compare = commands.add_parser(
         "compare",
+        parents=[common],
         help="cross-validate fusion × head candidates and save the best pipeline",
         # The epilog's layout matters, so the description is wrapped by hand.
         description="Cross-validate every fusion step with every head, the "
@@ -655,7 +994,7 @@ def _parser():
         "DIR/model.polymodal. Without DATA it runs on the built-in synthetic cohort,"
         "\nwritten to DIR/cohort as a table plus image files. Errors exit with "
         "status 2.",
-        epilog=f"The --config file:\n\n{_recipes.__doc__}",
+        epilog=f"{_candidates_text()}\n\nThe --config file:\n\n{_recipes.__doc__}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument(
@@ -691,6 +1030,23 @@ def _parser():
         default=5,
         metavar="K",
         help="number of folds (default: 5)",
+    )
+    compare.add_argument(
+        "--repeats",
+        type=_at_least(1),
+        default=1,
+        metavar="N",
+        help="repeat the K folds N times, each repeat shuffled with its own seed "
+        "(--seed + repeat); intervals and p-values stay Nadeau and Bengio's "
+        "corrected ones, k counting every fold of every repeat (default: 1)",
+    )
+    compare.add_argument(
+        "--metric",
+        metavar="NAME",
+        help="the scikit-learn scorer that ranks the candidates, such as "
+        "roc_auc, average_precision, balanced_accuracy, neg_log_loss or "
+        "roc_auc_ovr for more than two classes; the default metrics are "
+        "scored beside it (default: roc_auc, or roc_auc_ovr)",
     )
     compare.add_argument(
         "--fusions",
@@ -746,16 +1102,20 @@ def _parser():
         help="built-in cohort: share of patients lacking each modality (default: 0)",
     )
     compare.add_argument(
+        "--seed",
         "--random-state",
+        dest="random_state",
         type=int,
         default=0,
         metavar="SEED",
-        help="seed of the built-in cohort, the folds and the heads (default: 0)",
+        help="seed of the built-in cohort, the folds (repeat r uses SEED + r) and "
+        "every fusion and head that takes a random_state (default: 0)",
     )
     compare.set_defaults(run=_compare)
 
     predict = commands.add_parser(
         "predict",
+        parents=[common],
         help="predict with a model saved by `polymodal compare`",
         description="Read a table in the same format as the training data and "
         "write one row per input row: patient_id (when DATA has it), the "
@@ -815,30 +1175,45 @@ def main(argv=None):
     ------
     SystemExit
         With status 2 after a one-line ``polymodal: ...`` message on stderr,
-        when the arguments, the configuration or the data are wrong.
+        when the arguments, the configuration or the data are wrong; with
+        status 1 after a one-line message for any other error. With
+        ``--debug``, the message is the full traceback.
     """
     args = _parser().parse_args(argv)
     try:
         with _warnings_as_lines():
             return args.run(args)
     except (_UserError, ConfigError) as error:
+        if args.debug:
+            traceback.print_exception(error)
         print(f"polymodal: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except Exception as error:
+        if args.debug:
+            raise
+        print(
+            f"polymodal: {type(error).__name__}: {one_line(error)} (an unexpected "
+            "error; --debug shows where it happened)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
 
 
 @contextmanager
 def _warnings_as_lines():
-    """Show polymodal's warnings as ``polymodal: warning: ...`` lines.
+    """Show every warning as one ``polymodal: warning: ...`` line.
 
-    Only the format changes: which warnings are shown (and whether a caller
-    records them) stays with the warning filters.
+    Only the format changes (no file name, no echo of the source line, the
+    message on one line): which warnings are shown, and whether a caller
+    records them, stays with the warning filters.
     """
     original = warnings.formatwarning
 
     def format_warning(message, category, filename, lineno, line=None):
-        if issubclass(category, PolymodalWarning):
-            return f"polymodal: warning: {message}\n"
-        return original(message, category, filename, lineno, line)
+        text = " ".join(str(message).split())
+        if not issubclass(category, PolymodalWarning):
+            text = f"{category.__name__}: {text}"
+        return f"polymodal: warning: {text}\n"
 
     warnings.formatwarning = format_warning
     try:
