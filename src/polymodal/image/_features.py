@@ -53,11 +53,32 @@ class _Plan:
 
 
 class ImageFeatures(ImageBlockMixin, ModalityTransformer):
-    """Radiomics-style intensity, texture and shape features of each image.
+    """Radiomics features of each image or volume, inside a region of interest.
 
-    Takes the (n, C, H, W) block of :class:`ImageLoader` or
-    :class:`ImagePreprocessor` and computes, with scikit-image, one row of
-    features per image from four families:
+    Takes the (n, C, H, W) images or (n, C, D, H, W) volumes of
+    :class:`ImageLoader` or :class:`ImagePreprocessor` and computes one row of
+    features per image. Two kinds of features are offered.
+
+    **pyradiomics' feature classes**, with pyradiomics' (3.0.1) formulas,
+    discretisation and names, for 2-D images and volumes, inside a mask:
+
+    - ``"original_shape"``: the region's volume (mesh and voxels), surface
+      area, surface-to-volume ratio, sphericity, maximum 3-D and 2-D
+      diameters, principal axis lengths, elongation and flatness (for 2-D
+      images pyradiomics' ``shape2D``: area, perimeter, sphericity, maximum
+      diameter, axes, elongation);
+    - ``"original_firstorder"``: energy, entropy, percentiles, mean, median,
+      range, deviations, skewness, kurtosis, variance, uniformity;
+    - ``"original_glcm"``, ``"original_glrlm"``, ``"original_glszm"``: the 24
+      grey-level co-occurrence, 16 run-length and 16 size-zone features, over
+      the 13 directions of a volume (4 in a plane) averaged, zones
+      26-connected (8 in a plane).
+
+    ``"radiomics"`` names all five. They are computed with numpy, scipy and
+    scikit-image, checked against pyradiomics itself (see Notes).
+
+    **Handcrafted 2-D features** over the whole of a 2-D image, with
+    scikit-image:
 
     - ``"first_order"``: mean, standard deviation, skewness, excess kurtosis,
       entropy, minimum, maximum and ``percentiles`` of the intensities;
@@ -72,10 +93,16 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
 
     Parameters
     ----------
-    features : str or sequence of str, default=("first_order", "glcm", "hog", \
-            "lbp")
-        The families to compute. The columns come in the order first_order,
-        glcm, hog, lbp whatever the order given.
+    features : "auto", "radiomics", str or sequence of str, default="auto"
+        The feature classes and families to compute: among
+        ``"original_shape"``, ``"original_firstorder"``, ``"original_glcm"``,
+        ``"original_glrlm"``, ``"original_glszm"`` (``"radiomics"`` for all
+        five) and the 2-D families ``"first_order"``, ``"glcm"``, ``"hog"``,
+        ``"lbp"``. ``"auto"`` is the four 2-D families for 2-D images without
+        ``mask_channel``, and ``"radiomics"`` for volumes or with a mask. The
+        columns come in a fixed order whatever the order given: the region's
+        shape, then for each channel the 2-D families (first_order, glcm, hog,
+        lbp) and pyradiomics' classes (firstorder, glcm, glrlm, glszm).
     percentiles : sequence of float, default=(10, 25, 50, 75, 90)
         Percentiles (between 0 and 100) of the intensities among the
         first-order features.
@@ -108,6 +135,26 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         has ``lbp_points + 2`` bins.
     lbp_radius : float, default=1.0
         Radius of the LBP circle, in pixels.
+    bin_width : float, default=25.0
+        pyradiomics' ``binWidth``: the width of the grey-level bins of the
+        texture classes and of the first-order entropy and uniformity, with
+        edges at multiples of it (25 suits Hounsfield units; choose it for the
+        intensities at hand, e.g. after normalising MR images).
+    bin_count : int or None, default=None
+        pyradiomics' ``binCount``: that many equal bins between each region's
+        minimum and maximum, instead of ``bin_width``.
+    spacing : float, tuple of float or None, default=None
+        The voxel size in mm, ``(dz, dy, dx)`` for volumes and ``(dy, dx)``
+        for 2-D images (the order of :class:`ImageLoader`'s ``spacing``), or
+        one number for every axis; None means 1 mm. Blocks carry no geometry,
+        so give the spacing the loader resampled to. Used by the shape
+        features and the first-order total energy.
+    mask_channel : int or None, default=None
+        The channel that holds the region of interest, e.g. -1 for the mask
+        that :class:`ImageLoader` appends as the last channel when given a
+        mask column. The region is where that channel is at least 0.5; the
+        features are computed inside it from the other channel(s). None makes
+        the whole image the region.
     n_jobs : int or None, default=None
         Number of jobs that compute the rows in parallel (joblib). None means
         1 unless in a :func:`joblib.parallel_config` context; -1 means all
@@ -117,10 +164,10 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     ----------
     n_features_in_ : int
         Number of channels ``C`` of the images seen in ``fit``.
-    image_shape_ : tuple of (int, int, int)
-        Shape ``(C, H, W)`` of the images seen in ``fit``. With ``"hog"``
-        among the features, ``transform`` needs images of this shape, as the
-        number of HOG features depends on it.
+    image_shape_ : tuple of int
+        Shape ``(C, H, W)`` or ``(C, D, H, W)`` of the images seen in
+        ``fit``. With ``"hog"`` among the features, ``transform`` needs images
+        of this shape, as the number of HOG features depends on it.
     intensity_range_ : ndarray of shape (C, 2) or None
         The ``(low, high)`` intensities of each channel mapped onto the grey
         levels, or None for ``intensity_range="image"``.
@@ -133,7 +180,25 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
 
     Notes
     -----
-    Feature names are ``first_order_mean``, ``first_order_p10``,
+    pyradiomics' classes are named as pyradiomics names them:
+    ``original_shape_MeshVolume``, ``original_firstorder_Mean``,
+    ``original_glcm_Contrast`` (``original_shape2D_Perimeter`` for 2-D
+    images), with the ``c0_``, ``c1_`` prefixes below for several image
+    channels; the shape columns come once, as the region is one. They are
+    pyradiomics' non-deprecated features with its default settings (distance
+    1, symmetric GLCM, no resampling, no filters, ``voxelArrayShift`` 0).
+    Checked against pyradiomics 3.0.1 on 22 volumes with masks (synthetic
+    lesions of several sizes, spacings and textures, both discretisations,
+    and a real MR volume) and four slices, every feature agrees within 1e-6
+    relative (the mesh's float32 vertices; the rest within 1e-11): none
+    differs by design. The mesh is pyradiomics' marching-cubes mesh of the
+    mask; on a binary mask its staircase overestimates a smooth lesion's
+    surface (a sphere's by about 9%), while a partial-volume mask channel
+    (each voxel's fraction inside the lesion) gives a smooth mesh within 1%
+    of a sphere's true surface. A one-voxel region gives NaN where pyradiomics
+    has nothing to divide by.
+
+    The 2-D families' names are ``first_order_mean``, ``first_order_p10``,
     ``glcm_contrast`` (``glcm_contrast_d2`` and so on when there are several
     ``distances``), ``hog_17`` and ``lbp_3``. An image of several channels
     (RGB) gets every feature for each channel, as colour carries information
@@ -154,10 +219,11 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     depends on that image alone (and on ``intensity_range_``), so
     transforming one image gives the same row as transforming it in a batch.
 
-    An all-NaN image, the absent-row protocol of
+    A present row whose mask channel is empty is a ValueError naming the
+    rows. An all-NaN image, the absent-row protocol of
     :class:`polymodal.MultimodalUnion`, gives an all-NaN row, and ``fit``
     ignores it; a NaN or infinite pixel in an otherwise present image is a
-    ValueError naming the rows. The input must be a 4-D block: a 2-D table
+    ValueError naming the rows. The input must be a 4-D or 5-D block: a 2-D table
     is a ValueError, so scikit-learn's common checks, which feed 2-D tables,
     skip this transformer as they skip :class:`ImagePreprocessor`. Computing
     the features needs scikit-image (``pip install "polymodal[image]"``).
@@ -173,6 +239,23 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     >>> features.get_feature_names_out()[[0, 1, 12, 18, 54]]
     array(['first_order_mean', 'first_order_sd', 'glcm_contrast', 'hog_0',
            'lbp_0'], dtype=object)
+
+    Radiomics of lesions: volumes with their lesion mask as the last channel,
+    2 mm slices of 0.8 mm pixels:
+
+    >>> rng = np.random.default_rng(0)
+    >>> volumes = np.zeros((2, 2, 12, 24, 24))
+    >>> volumes[:, 0] = rng.normal(40, 20, size=(2, 12, 24, 24))
+    >>> z, y, x = np.indices((12, 24, 24))
+    >>> volumes[:, 1] = (z - 6) ** 2 * 4 + ((y - 12) ** 2 + (x - 12) ** 2) * 0.64 <= 64
+    >>> radiomics = ImageFeatures(mask_channel=-1, spacing=(2.0, 0.8, 0.8))
+    >>> table = radiomics.set_output(transform="pandas").fit_transform(volumes)
+    >>> table.shape
+    (2, 88)
+    >>> table[["original_shape_MeshVolume", "original_glcm_Contrast"]].round(1)
+       original_shape_MeshVolume  original_glcm_Contrast
+    0                     1978.5                     1.2
+    1                     1978.5                     1.2
     """
 
     _parameter_constraints = {

@@ -19,7 +19,7 @@ from ..utils._optional import import_optional
 __all__ = ["CLASSES", "feature_names", "radiomics_features"]
 
 #: The feature classes, in pyradiomics' names and in the order of the columns.
-CLASSES = ("firstorder", "shape", "glcm", "glrlm", "glszm")
+CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm")
 
 _EPS = np.spacing(1)
 
@@ -70,7 +70,7 @@ def _class_key(name, ndim):
     return "shape2D" if name == "shape" and ndim == 2 else name
 
 
-def feature_names(classes, ndim, channel_classes=None):
+def feature_names(classes, ndim):
     """pyradiomics' names of the features of ``classes`` for ``ndim``-D images.
 
     Parameters
@@ -80,7 +80,6 @@ def feature_names(classes, ndim, channel_classes=None):
     ndim : {2, 3}
         Dimension of the images: ``"shape"`` is pyradiomics' ``shape2D`` class
         for 2-D images.
-    channel_classes : ignored
 
     Returns
     -------
@@ -167,7 +166,7 @@ def radiomics_features(
     >>> image = np.arange(27.0).reshape(3, 3, 3) * 10
     >>> values = radiomics_features(image, image > 40, (1.0, 1.0, 1.0), ["firstorder"])
     >>> dict(zip(feature_names(["firstorder"], 3), values))["original_firstorder_Mean"]
-    np.float64(160.0)
+    np.float64(155.0)
     """
     weights = np.clip(np.asarray(mask, dtype=np.float64), 0, 1)
     mask = weights >= 0.5
