@@ -261,7 +261,9 @@ def _max_distance(points):
 
     if len(points) < 2:
         return 0.0
-    points = points[_line_extremes(points, range(points.shape[1]))]
+    points = points[
+        np.logical_and.reduce(_line_extremes(points, range(points.shape[1])))
+    ]
     return float(np.sqrt(pdist(points, "sqeuclidean").max()))
 
 
@@ -269,9 +271,10 @@ def _line_extremes(points, axes):
     """Which points come first or last on their line along each of ``axes``.
 
     A point between two others on one line is no vertex of their convex hull,
-    so these points hold every pair that can be farthest apart.
+    so these points hold every pair that can be farthest apart. Returns one
+    boolean array per axis.
     """
-    keep = np.ones(len(points), dtype=bool)
+    masks = []
     for along in axes:
         others = [axis for axis in range(points.shape[1]) if axis != along]
         order = np.lexsort(
@@ -282,18 +285,19 @@ def _line_extremes(points, axes):
         ends = np.concatenate([[True], new_line]) | np.concatenate([new_line, [True]])
         extreme = np.zeros(len(points), dtype=bool)
         extreme[order[ends]] = True
-        keep &= extreme
-    return keep
+        masks.append(extreme)
+    return masks
 
 
-def _plane_diameters(vertices, axis):
+def _plane_diameters(vertices, extremes, axis):
     """The largest distance between vertices that share a coordinate on ``axis``.
 
-    The planes are compared all at once, as blocks of their points padded by
-    repeating a point (which adds a distance of 0).
+    ``extremes`` are :func:`_line_extremes` of the vertices along the three
+    axes. The planes are compared all at once, as blocks of their points
+    padded by repeating a point (which adds a distance of 0).
     """
     others = [a for a in range(3) if a != axis]
-    points = vertices[_line_extremes(vertices, others)]
+    points = vertices[extremes[others[0]] & extremes[others[1]]]
     points = points[np.argsort(points[:, axis], kind="stable")]
     breaks = np.flatnonzero(np.diff(points[:, axis])) + 1
     starts = np.concatenate([[0], breaks])
@@ -344,15 +348,17 @@ def _mesh(measure, weights, mask, spacing):
         triangles = points[faces]
         cube = np.floor(triangles.mean(axis=1) / spacing).astype(np.intp)
         cube = np.clip(cube, 0, np.array(eighth_inside.shape) - 1)
-        triangles = triangles[eighth_inside[tuple(cube.T)] == complement]
+        kept = eighth_inside[tuple(cube.T)] == complement
+        triangles = triangles[kept]
         cross = np.cross(
             triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]
         )
         area += np.linalg.norm(cross, axis=1).sum() / 2
         signed = np.einsum("ij,ij->", triangles[:, 0], cross) / 6
         volume += -signed if complement else signed
-        vertices.append(triangles.reshape(-1, 3))
-    return area, abs(volume), np.unique(np.concatenate(vertices), axis=0)
+        # A vertex the two runs share comes twice, which no distance minds.
+        vertices.append(points[np.unique(faces[kept])])
+    return area, abs(volume), np.concatenate(vertices)
 
 
 def _shape_3d(weights, mask, spacing):
@@ -363,6 +369,7 @@ def _shape_3d(weights, mask, spacing):
         package="scikit-image",
     )
     area, volume, vertices = _mesh(measure, weights, mask, spacing)
+    extremes = _line_extremes(vertices, range(3))
     eigen = _axes_lengths(mask, spacing)
     with np.errstate(divide="ignore", invalid="ignore"):
         features = {
@@ -370,10 +377,12 @@ def _shape_3d(weights, mask, spacing):
             "Flatness": np.sqrt(eigen[0] / eigen[2]),
             "LeastAxisLength": 4 * np.sqrt(eigen[0]),
             "MajorAxisLength": 4 * np.sqrt(eigen[2]),
-            "Maximum2DDiameterColumn": _plane_diameters(vertices, 1),
-            "Maximum2DDiameterRow": _plane_diameters(vertices, 2),
-            "Maximum2DDiameterSlice": _plane_diameters(vertices, 0),
-            "Maximum3DDiameter": _max_distance(vertices),
+            "Maximum2DDiameterColumn": _plane_diameters(vertices, extremes, 1),
+            "Maximum2DDiameterRow": _plane_diameters(vertices, extremes, 2),
+            "Maximum2DDiameterSlice": _plane_diameters(vertices, extremes, 0),
+            "Maximum3DDiameter": _max_distance(
+                vertices[np.logical_and.reduce(extremes)]
+            ),
             "MeshVolume": volume,
             "MinorAxisLength": 4 * np.sqrt(eigen[1]),
             "Sphericity": (36 * np.pi * volume**2) ** (1 / 3) / area,
