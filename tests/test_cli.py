@@ -14,7 +14,7 @@ import pytest
 import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from polymodal import io
+from polymodal import cli, io
 from polymodal.cli import main
 from polymodal.datasets import make_patients
 from polymodal.exceptions import (
@@ -22,6 +22,7 @@ from polymodal.exceptions import (
     PolymodalWarning,
     RowFailureWarning,
 )
+from polymodal.model_selection._report import estimator_code
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "polymodal.toml"
 # Small and quick: one head, one fusion step and one final step.
@@ -1048,3 +1049,18 @@ def test_a_parquet_file_with_nested_columns(tmp_path, capsys):
         ["compare", str(data), "--target", "diagnosis", "-o", str(tmp_path)], capsys
     )
     assert "the column 'labs' is nested" in err
+
+
+@pytest.mark.parametrize(
+    "name", [*(f"head:{name}" for name in cli._HEADS), *cli._FUSIONS]
+)
+def test_the_report_code_builds_every_candidate_again(name):
+    kind, _, key = name.rpartition(":")
+    make = cli._HEADS[key] if kind else cli._FUSIONS[key][0]
+    estimator = make(7)
+    source, imports = estimator_code(estimator)
+    namespace = {}
+    exec("\n".join(sorted(imports)), namespace)
+    rebuilt = eval(source, namespace)
+    assert "..." not in source
+    assert repr(rebuilt.get_params(deep=True)) == repr(estimator.get_params(deep=True))

@@ -47,7 +47,7 @@ from .exceptions import MissingModalityWarning, PolymodalWarning
 from .image import ImageLoader
 from .model_selection import compare_fusions
 from .model_selection._compare import _metrics as default_metrics
-from .model_selection._report import reproduction_code, setup_text
+from .model_selection._report import estimator_code, reproduction_code, setup_text
 from .union import MultimodalUnion
 from .utils._files import write_atomic
 from .utils._messages import one_line
@@ -934,14 +934,14 @@ def _estimator_text(make):
         estimator = make(None)
     except ImportError as error:
         return f"(not installed: {one_line(error)})"
-    return " ".join(estimator.__repr__(N_CHAR_MAX=100_000).split())
+    return estimator_code(estimator)[0]
 
 
 def _candidates_text():
     """--help's list of what each --fusions and --heads name builds."""
     width = 100
     lines = [
-        "The candidates (random_state=None below is set to --seed):",
+        "The candidates (each random_state is set to --seed):",
         "",
         "  --fusions:",
     ]

@@ -1,9 +1,9 @@
 """Reports of a fusion comparison: markdown, a figure, JSON, atomic files."""
 
 import importlib
+import inspect
 import json
 import math
-import re
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -191,24 +191,76 @@ def _public_module(cls_or_function):
     return cls_or_function.__module__
 
 
-def _nested_estimators(estimator):
-    found = [estimator]
-    for value in estimator.get_params(deep=True).values():
-        if isinstance(value, BaseEstimator):
-            found.append(value)
-        elif isinstance(value, list | tuple):
-            found += [item for item in value if isinstance(item, BaseEstimator)]
-    return found
+def _is_default(value, default):
+    if value is default:
+        return True
+    if isinstance(value, float) and isinstance(default, float):
+        return value == default or (math.isnan(value) and math.isnan(default))
+    return type(value) is type(default) and repr(value) == repr(default)
 
 
-_FUNCTION = re.compile(r"<function (\w+) at 0x[0-9a-f]+>")
+def _changed_params(estimator):
+    """The parameters that differ from the signature's defaults, by name.
+
+    A parameter the signature does not name (xgboost passes most of its
+    parameters through ``**kwargs``) counts as changed unless it is None,
+    the value such libraries take for "their default".
+    """
+    signature = inspect.signature(type(estimator).__init__).parameters
+    changed = {}
+    for name, value in estimator.get_params(deep=False).items():
+        parameter = signature.get(name)
+        if parameter is None or parameter.kind is parameter.VAR_KEYWORD:
+            if value is None:
+                continue
+        elif parameter.default is not parameter.empty and _is_default(
+            value, parameter.default
+        ):
+            continue
+        changed[name] = value
+    return changed
+
+
+def _source(value, imports):
+    """Python source for ``value``, adding the imports it needs to ``imports``."""
+    if isinstance(value, BaseEstimator):
+        cls = type(value)
+        imports.add(f"from {_public_module(cls)} import {cls.__name__}")
+        arguments = ", ".join(
+            f"{name}={_source(item, imports)}"
+            for name, item in _changed_params(value).items()
+        )
+        return f"{cls.__name__}({arguments})"
+    if isinstance(value, list | tuple):
+        items = [_source(item, imports) for item in value]
+        if isinstance(value, list):
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, dict):
+        items = (
+            f"{_source(key, imports)}: {_source(item, imports)}"
+            for key, item in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, float) and not math.isfinite(value):
+        imports.add("from numpy import inf, nan")
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if (inspect.isfunction(value) or inspect.isclass(value)) and (
+        value.__qualname__ == value.__name__
+    ):
+        imports.add(f"from {_public_module(value)} import {value.__name__}")
+        return value.__name__
+    return repr(value)
 
 
 def estimator_code(estimator):
     """Python source that builds ``estimator``, and the imports it needs.
 
-    The source is scikit-learn's repr in full (every parameter that differs
-    from its default, never elided), with functions named as imported.
+    Every parameter that differs from its default is written, at any depth
+    and never elided (scikit-learn's repr shows 30 at most, which drops most
+    of an ``XGBClassifier``'s); functions and classes are named as imported.
 
     Parameters
     ----------
@@ -229,25 +281,8 @@ def estimator_code(estimator):
     >>> estimator_code(LogisticRegression(C=0.1))
     ('LogisticRegression(C=0.1)', {'from sklearn.linear_model import LogisticRegression'})
     """
-    source = " ".join(estimator.__repr__(N_CHAR_MAX=1_000_000).split())
-    source = re.sub(r"([(\[]) ", r"\1", source)
-    imports = {
-        f"from {_public_module(type(item))} import {type(item).__name__}"
-        for item in _nested_estimators(estimator)
-    }
-    functions = {
-        value
-        for item in _nested_estimators(estimator)
-        for value in item.get_params(deep=False).values()
-        if callable(value) and not isinstance(value, type | BaseEstimator)
-    }
-    for function in functions:
-        if hasattr(function, "__module__") and hasattr(function, "__name__"):
-            imports.add(f"from {_public_module(function)} import {function.__name__}")
-    source = _FUNCTION.sub(r"\1", source)
-    if re.search(r"\bnan\b", source):
-        imports.add("from numpy import nan")
-    return source, imports
+    imports = set()
+    return _source(estimator, imports), imports
 
 
 def setup_text(comparison, *, fusions, heads, cv, splitter, seeds, code=None):
