@@ -803,6 +803,17 @@ def test_repeats_with_groups_keep_each_group_in_one_fold(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "StratifiedGroupKFold(n_splits=2" in report
     assert "groups = table['visit_of'].to_numpy()" in report
+    # The code rebuilds the union from the config, patterns resolved again.
+    code = report.split("```python\n")[1].split("```")[0]
+    assert "read_config(" in code
+    results = json.loads((out / "results.json").read_text())
+    best = results["best_candidate"]
+    expected = next(r for r in results["statistics"] if r["candidate"] == best)
+    namespace = {}
+    with redirect_stdout(StringIO()):
+        exec(compile(code, "report.md", "exec"), namespace)
+    again = namespace["result"].to_frame().loc[best]
+    assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
 
 
 def test_the_report_states_the_candidates_and_reproduces_the_best(

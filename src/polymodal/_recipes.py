@@ -35,7 +35,8 @@ columns takes, alone or mixed in a list:
                                 matches as a whole (re.fullmatch)
     { remaining = "numeric" }   the columns no other modality reads, of a kind:
                                 "numeric", "categorical" (every other dtype)
-                                or "any"; never the target or the groups column
+                                or "any"; never the target, the groups column
+                                or patient_id (the rows' names)
 
 A pattern or regex that matches no column is an error. Every name looked up
 (target, groups, columns, recipes, keys, parameters) that does not exist is
@@ -445,6 +446,8 @@ def _from_toml(value):
 
 
 _KINDS = ("numeric", "categorical", "any")
+#: The column that names patients in the command line: never a feature.
+_PATIENT_ID = "patient_id"
 _SELECTORS = ("pattern", "regex", "remaining")
 
 
@@ -504,7 +507,8 @@ class Config:
         target : str
             The target column, which no modality may read.
         groups : str, default=None
-            The column of group labels, which ``remaining`` leaves out.
+            The column of group labels, which ``remaining`` leaves out, as
+            it leaves out the target and ``patient_id``.
         dtypes : mapping of str to dtype, default=None
             The columns' dtypes (``DataFrame.dtypes``), for ``remaining``;
             without them every column counts as numeric.
@@ -551,7 +555,7 @@ class Config:
         left = [
             column
             for column in columns
-            if column not in taken and column not in (target, groups)
+            if column not in taken and column not in (target, groups, _PATIENT_ID)
         ]
         for modality, kind in remaining:
             names = [

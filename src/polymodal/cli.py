@@ -297,7 +297,8 @@ def _check_target(y, target, cv):
         )
     if len(y) < 2:
         raise _UserError(
-            f"the table has {len(y)} row; cross-validation needs rows of each "
+            f"the table has {len(y)} row{'' if len(y) == 1 else 's'}; "
+            "cross-validation needs rows of each "
             f"class of {target!r} in every fold."
         )
     labels = np.unique(y)
