@@ -912,15 +912,19 @@ def test_an_unexpected_error_is_one_line_unless_debug(tmp_path, capsys, monkeypa
 def test_a_crashed_worker_suggests_fewer_jobs(tmp_path, capsys, monkeypatch):
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+    # loky's own wording.
     crash = TerminatedWorkerError(
-        "A worker process managed by the executor was "
-        "unexpectedly terminated.\nSIGKILL(-9)"
+        "A worker process managed by the executor was unexpectedly terminated. "
+        "This could be caused by a segmentation fault while calling the function "
+        "or by an excessive memory usage causing the Operating System to kill the "
+        "worker.\n\nThe exit codes of the workers are {SIGKILL(-9)}\nDetailed "
+        "tracebacks of the workers should have been printed to stderr"
     )
     monkeypatch.setattr("polymodal.cli.compare_fusions", _raise(crash))
     argv = ["compare", "--n-samples", "30", "--jobs", "4", "-o", str(tmp_path)]
     err = fails([*argv, *QUICK], capsys)
-    assert "a worker process died (" in err
-    assert "a lower --jobs (now 4)" in err
+    assert "a worker process was killed (exit codes {SIGKILL(-9)}), most " in err
+    assert "with a lower --jobs, now 4." in err
 
 
 def test_warnings_are_one_clean_line():

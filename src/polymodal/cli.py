@@ -3,6 +3,7 @@
 import argparse
 import csv
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -573,12 +574,7 @@ def _compare(args):
             random_state=args.random_state,
         )
     except BrokenProcessPool as error:
-        # joblib's TerminatedWorkerError: a worker killed, mostly for memory.
-        raise _UserError(
-            f"a worker process died ({one_line(error)[:200]}); it most often ran "
-            "out of memory: run fewer folds at a time with a lower --jobs "
-            f"(now {args.jobs})."
-        ) from error
+        raise _UserError(_worker_died(error, args.jobs)) from error
     except (ValueError, OSError, ImportError) as error:
         raise _UserError(one_line(error)) from error
     print(f"Done in {time.perf_counter() - start:.0f} s.\n")
@@ -619,6 +615,17 @@ def _compare(args):
     print(f"Best pipeline (refit on all {len(X)} rows) saved to {model_path}")
     print(f"Predict with: polymodal predict {model_path} {data_path}")
     return 0
+
+
+def _worker_died(error, jobs):
+    """One line for joblib's TerminatedWorkerError: what died, what to do."""
+    codes = re.search(r"exit codes of the workers are (\{.*?\})", str(error))
+    how = f" (exit codes {codes.group(1)})" if codes else ""
+    now = f", now {jobs}" if jobs is not None else ""
+    return (
+        f"a worker process was killed{how}, most often for lack of memory: run "
+        f"fewer folds at a time with a lower --jobs{now}."
+    )
 
 
 def _reproduction(
