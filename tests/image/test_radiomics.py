@@ -236,3 +236,15 @@ def test_parallel_rows_equal_serial_and_joblib_round_trip(tmp_path):
     joblib.dump(serial, tmp_path / "features.joblib")
     loaded = joblib.load(tmp_path / "features.joblib")
     np.testing.assert_array_equal(loaded.transform(block), serial.transform(block))
+
+
+def test_pyradiomics_backend_computes_pyradiomics_classes_only():
+    with pytest.raises(ValueError, match="pyradiomics' classes only"):
+        ImageFeatures(["first_order"], backend="pyradiomics").fit(_block()[:, :1, 0])
+
+
+def test_pyradiomics_backend_without_pyradiomics_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "radiomics", None)
+
+    with pytest.raises(ImportError, match="no-build-isolation pyradiomics"):
+        ImageFeatures(mask_channel=-1, backend="pyradiomics").fit(_block())

@@ -91,3 +91,73 @@ def test_image_features_with_a_mask_channel_agree_with_pyradiomics():
         np.testing.assert_allclose(
             out[row], [reference[name] for name in names], rtol=RTOL, atol=ATOL
         )
+
+
+def _lesion_block(ndim=3):
+    cases = lesion_cases(2, seed=7)
+    side = np.max([case[1].shape for case in cases], axis=0)
+    block = np.zeros((len(cases), 2, *side))
+    for row, (_, image, mask, _, _) in enumerate(cases):
+        region = tuple(slice(0, n) for n in image.shape)
+        block[(row, 0, *region)] = image
+        block[(row, 1, *region)] = mask
+    return block if ndim == 3 else block[:, :, side[0] // 2]
+
+
+@pytest.mark.parametrize("ndim", [3, 2])
+def test_pyradiomics_backend_gives_the_same_columns(ndim):
+    block = _lesion_block(ndim)
+    spacing = (2.0, 0.8, 0.8)[-ndim:]
+    ours = ImageFeatures(mask_channel=-1, spacing=spacing, bin_width=10.0)
+    theirs = ImageFeatures(
+        mask_channel=-1, spacing=spacing, bin_width=10.0, backend="pyradiomics"
+    )
+
+    expected = ours.fit_transform(block)
+    got = theirs.fit_transform(block)
+
+    assert list(theirs.get_feature_names_out()) == list(ours.get_feature_names_out())
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+# pykwalify, which validates pyradiomics' parameter files, imports the old way.
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+def test_pyradiomics_backend_takes_settings_and_parameter_files(tmp_path):
+    block = _lesion_block()
+    spacing = (2.0, 0.8, 0.8)
+    ours = ImageFeatures(["original_firstorder"], mask_channel=-1, spacing=spacing)
+    expected = ours.set_params(bin_width=10.0).fit_transform(block)
+    settings = ImageFeatures(
+        ["original_firstorder"],
+        mask_channel=-1,
+        spacing=spacing,
+        backend="pyradiomics",
+        pyradiomics_params={"binWidth": 10.0},
+    )
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "imageType:\n  Original: {}\nfeatureClass:\n  firstorder:\n"
+        "setting:\n  binWidth: 10\n"
+    )
+    from_file = ImageFeatures(
+        mask_channel=-1,
+        spacing=spacing,
+        backend="pyradiomics",
+        pyradiomics_params=params,
+    )
+
+    np.testing.assert_allclose(settings.fit_transform(block), expected, rtol=1e-9)
+    np.testing.assert_allclose(from_file.fit_transform(block), expected, rtol=1e-9)
+    assert list(from_file.pyradiomics_names_) == list(ours.get_feature_names_out())
+
+
+def test_pyradiomics_backend_round_trips_through_joblib(tmp_path):
+    import joblib
+
+    block = _lesion_block()
+    fitted = ImageFeatures(mask_channel=-1, backend="pyradiomics").fit(block)
+    joblib.dump(fitted, tmp_path / "features.joblib")
+
+    loaded = joblib.load(tmp_path / "features.joblib")
+
+    np.testing.assert_array_equal(loaded.transform(block), fitted.transform(block))

@@ -1,6 +1,7 @@
 """Radiomics features of each image of an (n, C, H, W) or (n, C, D, H, W) block."""
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
-from . import _radiomics
+from . import _pyradiomics, _radiomics
 from ._io import checked_pair
 
 __all__ = ["ImageFeatures"]
@@ -50,6 +51,9 @@ class _Plan:
     bin_count: int = None
     spacing: tuple = None
     mask_channel: int = None
+    backend: str = "polymodal"
+    pyradiomics_params: object = None
+    pyradiomics_names: tuple = ()
 
 
 class ImageFeatures(ImageBlockMixin, ModalityTransformer):
@@ -155,6 +159,23 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         mask column. The region is where that channel is at least 0.5; the
         features are computed inside it from the other channel(s). None makes
         the whole image the region.
+    backend : {"polymodal", "pyradiomics"}, default="polymodal"
+        What computes pyradiomics' classes: polymodal's own implementation
+        (numpy, scipy, scikit-image; no pyradiomics needed), or pyradiomics'
+        ``RadiomicsFeatureExtractor`` on each image, for what only pyradiomics
+        offers: its parameter files, filtered image types (wavelet, LoG, ...),
+        its resampling, normalisation and resegmentation. pyradiomics must be
+        installed (it ships only a source distribution: ``pip install
+        setuptools wheel versioneer numpy``, then ``pip install
+        --no-build-isolation pyradiomics``).
+    pyradiomics_params : dict, path or None, default=None
+        With ``backend="pyradiomics"``: a dict of pyradiomics settings (e.g.
+        ``{"normalize": True, "binWidth": 0.5}``) applied on top of
+        ``bin_width``/``bin_count``, with the classes of ``features`` of the
+        original image; or the path of a pyradiomics parameter file (YAML or
+        JSON), which then decides the classes, image types and settings. The
+        columns are the features the extractor returns for the first training
+        image (``pyradiomics_names_``), diagnostics left out.
     n_jobs : int or None, default=None
         Number of jobs that compute the rows in parallel (joblib). None means
         1 unless in a :func:`joblib.parallel_config` context; -1 means all
@@ -168,6 +189,9 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         Shape ``(C, H, W)`` or ``(C, D, H, W)`` of the images seen in
         ``fit``. With ``"hog"`` among the features, ``transform`` needs images
         of this shape, as the number of HOG features depends on it.
+    pyradiomics_names_ : tuple of str
+        With ``backend="pyradiomics"`` only: the features the extractor
+        returned for the first present training image, in its order.
     intensity_range_ : ndarray of shape (C, 2) or None
         The ``(low, high)`` intensities of each channel mapped onto the grey
         levels, or None for ``intensity_range="image"``.
@@ -241,7 +265,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
            'lbp_0'], dtype=object)
 
     Radiomics of lesions: volumes with their lesion mask as the last channel,
-    2 mm slices of 0.8 mm pixels:
+    2 mm slices of 0.8 mm pixels, the lesion a sphere of radius 8 mm
+    (4/3 pi 8^3 = 2144.7 mm^3):
 
     >>> rng = np.random.default_rng(0)
     >>> volumes = np.zeros((2, 2, 12, 24, 24))
@@ -254,8 +279,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     (2, 88)
     >>> table[["original_shape_MeshVolume", "original_glcm_Contrast"]].round(1)
        original_shape_MeshVolume  original_glcm_Contrast
-    0                     1978.5                     1.2
-    1                     1978.5                     1.2
+    0                     2103.7                     1.5
+    1                     2103.7                     1.4
     """
 
     _parameter_constraints = {
@@ -278,6 +303,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         "bin_count": [Interval(Integral, 1, None, closed="left"), None],
         "spacing": [Interval(Real, 0, None, closed="neither"), tuple, None],
         "mask_channel": [Integral, None],
+        "backend": [StrOptions({"polymodal", "pyradiomics"})],
+        "pyradiomics_params": [dict, str, os.PathLike, None],
         "n_jobs": [Integral, None],
     }
 
@@ -299,6 +326,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         bin_count=None,
         spacing=None,
         mask_channel=None,
+        backend="polymodal",
+        pyradiomics_params=None,
         n_jobs=None,
     ):
         self.features = features
@@ -316,6 +345,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         self.bin_count = bin_count
         self.spacing = spacing
         self.mask_channel = mask_channel
+        self.backend = backend
+        self.pyradiomics_params = pyradiomics_params
         self.n_jobs = n_jobs
 
     def get_feature_names_out(self, input_features=None):
@@ -351,18 +382,23 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             names += [f"hog_{i}" for i in range(_hog_width((height, width), plan))]
         if "lbp" in plan.families:
             names += [f"lbp_{i}" for i in range(plan.lbp_points + 2)]
-        intensity = [name for name in plan.classes if name != "shape"]
-        names += _radiomics.feature_names(intensity, len(self.image_shape_) - 1)
+        ndim = len(self.image_shape_) - 1
+        if plan.backend == "pyradiomics":
+            learned = self.pyradiomics_names_
+            shape = [name for name in learned if _pyradiomics.is_shape(name)]
+            names += [name for name in learned if not _pyradiomics.is_shape(name)]
+        else:
+            intensity = [name for name in plan.classes if name != "shape"]
+            names += _radiomics.feature_names(intensity, ndim)
+            shape = _radiomics.feature_names(
+                ["shape"] if "shape" in plan.classes else [], ndim
+            )
         if channels > 1:
             names = [
                 f"c{channel}_{name}" for channel in range(channels) for name in names
             ]
-        if "shape" in plan.classes:
-            # The shape is the region's, one set of columns whatever the channels.
-            names = (
-                _radiomics.feature_names(["shape"], len(self.image_shape_) - 1) + names
-            )
-        return np.asarray(names, dtype=object)
+        # The shape is the region's, one set of columns whatever the channels.
+        return np.asarray(shape + names, dtype=object)
 
     def _fit(self, X):
         """Check the parameters and images; learn the intensity range."""
@@ -391,6 +427,15 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
         else:
             self.intensity_range_ = np.tile(self._fixed_range(), (channels, 1))
         self.image_shape_ = tuple(int(side) for side in images.shape[1:])
+        if plan.backend == "pyradiomics":
+            # The features a parameter file enables are known once computed:
+            # learn their names from the first present image.
+            first = np.flatnonzero(present)[:1]
+            extractor = _extractor(plan)
+            image, mask = _image_and_mask(images[first[0]].astype(np.float64), plan)
+            self.pyradiomics_names_ = tuple(
+                _pyradiomics.extract(extractor, image[0], mask, plan.spacing)
+            )
         return plan, images
 
     def _read(self, X):
@@ -408,6 +453,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
                 "size, e.g. ImageLoader(size=...) or ImagePreprocessor(size=...)."
             )
         _check_image_size(images.shape[2:], plan)
+        if plan.backend == "pyradiomics":
+            plan = replace(plan, pyradiomics_names=self.pyradiomics_names_)
         width = len(self.get_feature_names_out())
         output = np.full((len(images), width), np.nan)
         present = ~_absent_rows(images)
@@ -507,6 +554,12 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
                 f"{list(_FAMILIES) + list(_CLASSES)}; got {self.features!r}."
             )
         handcrafted = families & set(_FAMILIES)
+        if handcrafted and self.backend == "pyradiomics":
+            raise ValueError(
+                "ImageFeatures(backend='pyradiomics') computes pyradiomics' "
+                f"classes only; got the 2-D families {sorted(handcrafted)} in "
+                "'features'."
+            )
         if handcrafted and (ndim != 2 or self.mask_channel is not None):
             raise ValueError(
                 f"ImageFeatures: the features {sorted(handcrafted)} are computed "
@@ -566,6 +619,8 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             bin_count=None if self.bin_count is None else int(self.bin_count),
             spacing=tuple(spacing),
             mask_channel=mask_channel,
+            backend=self.backend,
+            pyradiomics_params=self.pyradiomics_params,
         )
 
 
@@ -645,7 +700,50 @@ def _rows_features(images, rows, ranges, plan):
         needed_for="ImageFeatures",
         package="scikit-image",
     )
+    if plan.backend == "pyradiomics":
+        extractor = _extractor(plan)
+        return np.stack(
+            [_pyradiomics_row(extractor, images[row], plan) for row in rows]
+        )
     return np.stack([_row_features(feature, images[row], ranges, plan) for row in rows])
+
+
+def _extractor(plan):
+    return _pyradiomics.make_extractor(
+        plan.pyradiomics_params,
+        plan.classes,
+        len(plan.spacing),
+        plan.bin_width,
+        plan.bin_count,
+    )
+
+
+def _image_and_mask(image, plan):
+    """The image channels and the mask of one (C, ...) image.
+
+    The mask is the mask channel's values (the region is where they are at
+    least 0.5), or all ones without a mask channel.
+    """
+    if plan.mask_channel is None:
+        return image, np.ones(image.shape[1:])
+    keep = np.arange(len(image)) != plan.mask_channel
+    return image[keep], image[plan.mask_channel]
+
+
+def _pyradiomics_row(extractor, image, plan):
+    """One image's features from pyradiomics' extractor, in the learned order."""
+    channels, weights = _image_and_mask(image.astype(np.float64), plan)
+    mask = weights >= 0.5
+    shape = [name for name in plan.pyradiomics_names if _pyradiomics.is_shape(name)]
+    others = [
+        name for name in plan.pyradiomics_names if not _pyradiomics.is_shape(name)
+    ]
+    parts = []
+    for index, channel in enumerate(channels):
+        values = _pyradiomics.extract(extractor, channel, mask, plan.spacing)
+        wanted = (shape if index == 0 else []) + others
+        parts.append([values.get(name, np.nan) for name in wanted])
+    return np.concatenate(parts)
 
 
 def _row_features(feature, image, ranges, plan):
@@ -653,12 +751,9 @@ def _row_features(feature, image, ranges, plan):
     image = image.astype(np.float64)
     if ranges is None:
         ranges = _own_ranges(image)
-    if plan.mask_channel is None:
-        mask = np.ones(image.shape[1:], dtype=bool)
-    else:
-        mask = image[plan.mask_channel] > 0
-        keep = np.arange(len(image)) != plan.mask_channel
-        image, ranges = image[keep], ranges[keep]
+    if plan.mask_channel is not None:
+        ranges = ranges[np.arange(len(image)) != plan.mask_channel]
+    image, mask = _image_and_mask(image, plan)
     options = {"bin_width": plan.bin_width, "bin_count": plan.bin_count}
     parts = []
     if "shape" in plan.classes:
@@ -688,11 +783,11 @@ def _check_masks(images, present, plan):
     if plan.mask_channel is None:
         return
     spatial = tuple(range(1, images.ndim - 1))
-    empty = present & ~(images[:, plan.mask_channel] > 0).any(axis=spatial)
+    empty = present & ~(images[:, plan.mask_channel] >= 0.5).any(axis=spatial)
     if empty.any():
         raise ValueError(
             f"ImageFeatures: rows {describe_rows(np.flatnonzero(empty))} have an "
-            f"empty mask (channel {plan.mask_channel} holds no value > 0), so "
+            f"empty mask (channel {plan.mask_channel} holds no value >= 0.5), so "
             "they have no region of interest to compute features in."
         )
 

@@ -66,6 +66,14 @@ _NAMES = {
 }
 
 
+# pyradiomics orders a class's features by the names of its methods
+# ("getMeanAbsoluteDeviationFeatureValue" before "getMeanFeatureValue").
+_NAMES = {
+    key: sorted(names, key=lambda name: f"get{name}FeatureValue")
+    for key, names in _NAMES.items()
+}
+
+
 def _class_key(name, ndim):
     return "shape2D" if name == "shape" and ndim == 2 else name
 
