@@ -1,10 +1,10 @@
 """Radiomics of volumes: agreement with pyradiomics and throughput against it.
 
 (a) Agreement: every feature of the classes shape, firstorder, glcm, glrlm and
-glszm that pyradiomics 3.0.1 computes, on the test suite's 22 volumes with
-masks and 4 slices (tests/image/radiomics_cases.py: synthetic lesions of
-several sizes, spacings and textures, both discretisations, nibabel's
-anatomical volume with two drawn masks) and on the 100 volumes of (b): the
+glszm that pyradiomics 3.0.1 computes, on the test suite's 23 volumes with
+masks and 6 slices (tests/image/radiomics_cases.py: synthetic lesions of
+several sizes, spacings and textures, irregular blobs, both discretisations,
+nibabel's anatomical volume with two drawn masks) and on the 100 volumes of (b): the
 largest relative difference of each feature, and the worst five.
 
 (b) Throughput: the same 50 volumes with lesion masks (3-D textures, both
@@ -123,7 +123,7 @@ def main():
         f"{len(worst)} features compared "
         f"({', '.join(f'{k} {v}' for k, v in per_class.items())}; shape2D on "
         f"the slices) on {n_volumes} volumes with masks and {n_slices} "
-        "slices: the test suite's cases (synthetic lesions, nibabel's anatomical "
+        "slices: the test suite's cases (synthetic lesions, irregular blobs, nibabel's anatomical "
         "volume with two drawn masks, slices) and the volumes of (b).",
         "",
         f"Largest relative difference over every feature and case: "

@@ -93,9 +93,29 @@ def anatomical_cases():
     ]
 
 
+def irregular_cases(seed=3):
+    """Masks of several blobs with saddles, holes and diagonal contacts.
+
+    They exercise the mesh's ambiguous cubes (and squares in 2-D) and zones
+    that touch only at an edge or a corner.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for index, shape in enumerate([(18, 30, 30), (40, 40), (36, 44)]):
+        mask = ndimage.gaussian_filter(rng.standard_normal(shape), 1.2) > 0.1
+        image = _texture("noise", shape, rng, 80.0, 40.0)
+        spacing = (1.5, 0.7, 0.9)[-len(shape) :]
+        settings = {"bin_count": 24} if index == 2 else {"bin_width": 25.0}
+        cases.append((f"blobs-{len(shape)}d-{index}", image, mask, spacing, settings))
+    return cases
+
+
 def all_cases():
     """The ≥ 20 volumes of the agreement check, then the slices."""
-    return lesion_cases() + anatomical_cases() + slice_cases()
+    irregular = irregular_cases()
+    volumes = [case for case in irregular if case[1].ndim == 3]
+    slices = [case for case in irregular if case[1].ndim == 2]
+    return lesion_cases() + anatomical_cases() + volumes + slice_cases() + slices
 
 
 def pyradiomics_features(image, mask, spacing, bin_width=25.0, bin_count=None):

@@ -288,9 +288,14 @@ def _line_extremes(points, axes):
         order = np.lexsort(
             [points[:, along]] + [points[:, axis] for axis in others[::-1]]
         )
-        ordered = points[order][:, others]
-        new_line = np.any(ordered[1:] != ordered[:-1], axis=1)
+        ordered = points[order]
+        new_line = np.any(ordered[1:, others] != ordered[:-1, others], axis=1)
         ends = np.concatenate([[True], new_line]) | np.concatenate([new_line, [True]])
+        # A point given twice (the mesh's two passes share vertices) is an
+        # end in both copies, so that each copy passes every axis's test.
+        twin = np.all(ordered[1:] == ordered[:-1], axis=1)
+        ends[1:] |= twin & ends[:-1]
+        ends[:-1] |= twin & ends[1:]
         extreme = np.zeros(len(points), dtype=bool)
         extreme[order[ends]] = True
         masks.append(extreme)
@@ -305,7 +310,7 @@ def _plane_diameters(vertices, extremes, axis):
     padded by repeating a point (which adds a distance of 0).
     """
     others = [a for a in range(3) if a != axis]
-    points = vertices[extremes[others[0]] & extremes[others[1]]]
+    points = np.unique(vertices[extremes[others[0]] & extremes[others[1]]], axis=0)
     points = points[np.argsort(points[:, axis], kind="stable")]
     breaks = np.flatnonzero(np.diff(points[:, axis])) + 1
     starts = np.concatenate([[0], breaks])
@@ -389,7 +394,7 @@ def _shape_3d(weights, mask, spacing):
             "Maximum2DDiameterRow": _plane_diameters(vertices, extremes, 2),
             "Maximum2DDiameterSlice": _plane_diameters(vertices, extremes, 0),
             "Maximum3DDiameter": _max_distance(
-                vertices[np.logical_and.reduce(extremes)]
+                np.unique(vertices[np.logical_and.reduce(extremes)], axis=0)
             ),
             "MeshVolume": volume,
             "MinorAxisLength": 4 * np.sqrt(eigen[1]),
