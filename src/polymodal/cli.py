@@ -47,7 +47,6 @@ from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
 from .image import ImageLoader
 from .model_selection import compare_fusions
-from .model_selection._compare import _metrics as default_metrics
 from .model_selection._report import estimator_code, reproduction_code, setup_text
 from .union import MultimodalUnion
 from .utils._files import write_atomic
@@ -508,7 +507,14 @@ def _scoring(metric, y):
             )
             + " (sklearn.metrics.get_scorer_names())."
         )
-    return [metric, *(m for m in default_metrics(None, True, y) if m != metric)]
+    # compare_fusions' defaults, scored beside the ranking metric: AUROC
+    # one-vs-rest past two classes, and average precision only where the
+    # class 1 is the positive one.
+    multiclass = type_of_target(y) == "multiclass"
+    defaults = ["roc_auc_ovr" if multiclass else "roc_auc", "balanced_accuracy"]
+    if multiclass or np.unique(y)[-1] == 1:
+        defaults.insert(1, "average_precision")
+    return [metric, *(name for name in defaults if name != metric)]
 
 
 def _compare(args):
@@ -646,9 +652,14 @@ def _reproduction(
             "polymodal.datasets",
             f"make_patients_union(language={args.language!r})",
         )
+    data = Path(data_path).resolve()
+    if data.is_relative_to(Path(args.out).resolve()):
+        # The built-in cohort lies beside the report: a path relative to the
+        # report's folder keeps report.md the same wherever the folder is.
+        data = data.relative_to(Path(args.out).resolve())
     return reproduction_code(
         result,
-        data=Path(data_path).resolve(),
+        data=data,
         target=target,
         groups=groups,
         index=_PATIENT_ID,
@@ -1183,9 +1194,9 @@ def main(argv=None):
     ------
     SystemExit
         With status 2 after a one-line ``polymodal: ...`` message on stderr,
-        when the arguments, the configuration or the data are wrong; with
-        status 1 after a one-line message for any other error. With
-        ``--debug``, the message is the full traceback.
+        when the arguments, the configuration or the data are wrong, or
+        when a worker process was killed; with ``--debug``, the full
+        traceback comes before that line. Other errors propagate.
     """
     args = _parser().parse_args(argv)
     try:
@@ -1196,15 +1207,6 @@ def main(argv=None):
             traceback.print_exception(error)
         print(f"polymodal: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    except Exception as error:
-        if args.debug:
-            raise
-        print(
-            f"polymodal: {type(error).__name__}: {one_line(error)} (an unexpected "
-            "error; --debug shows where it happened)",
-            file=sys.stderr,
-        )
-        raise SystemExit(1) from None
 
 
 @contextmanager

@@ -4,6 +4,7 @@ import importlib
 import inspect
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -390,7 +391,8 @@ def reproduction_code(
     comparison : FusionComparison
         The comparison whose best candidate to reproduce.
     data : path-like
-        The table (CSV or Parquet).
+        The table (CSV or Parquet); a relative path is taken from the folder
+        of the report, and the code says so.
     target, groups : str or None
         The target column and the groups column (None: no groups).
     index : str
@@ -456,6 +458,11 @@ def reproduction_code(
         *sorted(imports, key=lambda line: (not line.startswith("import"), line)),
         "",
         f"SEED = {seed!r}",
+        *(
+            []
+            if Path(data).is_absolute()
+            else ["# Run from the folder of report.md: the table's path is relative."]
+        ),
         f"table = pd.{read}({str(data)!r})",
         f"if {index!r} in table.columns:",
         f"    table.index = pd.Index(table[{index!r}].to_numpy())",
