@@ -276,12 +276,71 @@ def test_final_step_fusions_alone_are_refused(tmp_path, capsys):
     assert "--fusions: name at least one fusion step that feeds the heads" in err
 
 
-def test_a_table_without_the_builtin_columns_needs_a_config(tmp_path, capsys):
+def test_a_table_without_the_builtin_columns_needs_a_target(tmp_path, capsys):
     data = tmp_path / "cohort.csv"
     pd.DataFrame({"age": [1, 2, 3, 4], "diagnosis": [0, 1, 0, 1]}).to_csv(data)
     err = fails(["compare", str(data), "--cv", "2", "-o", str(tmp_path)], capsys)
-    assert "lacks the built-in cohort's columns ct, note, dna, sex, pack_years" in err
-    assert "--config (see examples/polymodal.toml)" in err
+    assert "is not the built-in cohort: name its target column with --target" in err
+    assert f"polymodal init {data} --target COLUMN" in err
+
+
+def panel_table(path, n=80, seed=0):
+    """Patient ids, two clinical values, a sex column and a 10-gene panel."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(["benign", "malignant"], n // 2)
+    signal = (y == "malignant").astype(float)
+    table = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:03d}" for i in range(n)],
+            "age": 60 + 8 * rng.normal(size=n),
+            "sex": rng.choice(["F", "M"], size=n),
+        }
+    )
+    for k in range(10):
+        table[f"gene_{k}"] = signal * (k % 3 == 0) + rng.normal(size=n)
+    table["diagnosis"] = y
+    table.to_csv(path, index=False)
+    return table
+
+
+def test_init_writes_the_detected_modalities_as_a_config(tmp_path, capsys):
+    data = tmp_path / "panel.csv"
+    panel_table(data)
+    config = tmp_path / "panel.toml"
+    assert main(["init", str(data), "--target", "diagnosis", "-o", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "clinical (tabular): age, sex" in printed
+    assert "gene (tabular)" in printed or "genes (tabular)" in printed
+    assert f"polymodal compare {data} --config {config}" in printed
+    parsed = cli.read_config(config)
+    assert parsed.target == "diagnosis"
+    assert parsed.groups == "patient_id"
+
+
+def test_compare_without_a_config_runs_on_the_detection(tmp_path, capsys):
+    data = tmp_path / "panel.csv"
+    panel_table(data)
+    detected = tmp_path / "detected"
+    argv = ["compare", str(data), "--target", "diagnosis", *QUICK]
+    assert main([*argv, "--out", str(detected)]) == 0
+    printed = capsys.readouterr().out
+    assert "No --config: the modalities detected in panel.csv are" in printed
+    config = detected / "polymodal.toml"
+    assert config.exists()
+    # The written config reproduces the run, fold for fold.
+    again = tmp_path / "again"
+    assert main([*argv, "--config", str(config), "--out", str(again)]) == 0
+    first = json.loads((detected / "results.json").read_text())["fold_scores"]
+    second = json.loads((again / "results.json").read_text())["fold_scores"]
+    assert first == second
+    assert main(["predict", str(detected / "model.polymodal"), str(data)]) == 0
+
+
+def test_init_names_a_wrong_target(tmp_path, capsys):
+    data = tmp_path / "panel.csv"
+    panel_table(data)
+    err = fails(["init", str(data), "--target", "diagnosys"], capsys)
+    assert "did you mean 'diagnosis'" in err
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from ._recipes import (
     to_dense,
     unknown_name,
 )
+from .compose import suggest_modalities
 from .datasets import make_patients, make_patients_union
 from .deep import DeepFusionClassifier, MLPClassifier
 from .exceptions import MissingModalityWarning, PolymodalWarning
@@ -459,14 +460,50 @@ def _union(config, table, target, groups, data_path, language):
             dtypes=table.dtypes,
             data=data_path,
         )
-    missing = [column for column in _BUILTIN_COLUMNS if column not in table.columns]
-    if missing:
-        raise _UserError(
-            f"{data_path} lacks the built-in cohort's columns "
-            f"{', '.join(missing)}; describe your columns with --config (see "
-            f"{_EXAMPLE_CONFIG})."
-        )
     return make_patients_union(language=language)
+
+
+def _detected_config(table, target, groups, data_path, out):
+    """Detect the modalities of a table, write them as a config, and read it back.
+
+    The file is the one ``polymodal init`` writes, so the run it describes can
+    be repeated, or edited and rerun, with ``--config``.
+    """
+    try:
+        suggestions = suggest_modalities(table, target=target, groups=groups)
+    except ValueError as error:
+        raise _UserError(one_line(error)) from error
+    path = out / "polymodal.toml"
+    text = suggestions.to_toml(source=str(data_path)).encode()
+    write_atomic(path, lambda file: file.write(text))
+    print(f"No --config: the modalities detected in {data_path.name} are")
+    print(suggestions)
+    print(f"Written to {path}; edit it and pass --config {path} to change them.\n")
+    return read_config(path)
+
+
+def _init(args):
+    data_path = Path(args.data)
+    table = _read_table(data_path)
+    _check_column(table, args.target, "target", data_path)
+    if args.groups is not None:
+        _check_column(table, args.groups, "groups", data_path)
+    try:
+        suggestions = suggest_modalities(table, target=args.target, groups=args.groups)
+    except ValueError as error:
+        raise _UserError(one_line(error)) from error
+    out = Path(args.out)
+    text = suggestions.to_toml(source=str(data_path)).encode()
+    try:
+        write_atomic(out, lambda file: file.write(text))
+    except OSError as error:
+        raise _UserError(f"cannot write {out}: {error.strerror}.") from error
+    print(suggestions)
+    print(
+        f"\nConfiguration written to {out}. Edit it, then run:\n"
+        f"polymodal compare {data_path} --config {out}"
+    )
+    return 0
 
 
 def _candidates(args):
@@ -534,6 +571,16 @@ def _compare(args):
         data_path = Path(args.data)
     table = _read_table(data_path)
     target, groups = args.target, args.groups
+    if config is None and not set(_BUILTIN_COLUMNS) <= set(table.columns):
+        if target is None:
+            raise _UserError(
+                f"{data_path} is not the built-in cohort: name its target column "
+                "with --target (the modalities are then detected), or describe "
+                f"the columns with --config (see {_EXAMPLE_CONFIG}, or write one "
+                f"with polymodal init {data_path} --target COLUMN)."
+            )
+        _check_column(table, target, "target", data_path)
+        config = _detected_config(table, target, groups, data_path, out)
     if config is not None:
         target = target or config.target
         groups = groups or config.groups
@@ -1131,6 +1178,36 @@ def _parser():
         "every fusion and head that takes a random_state (default: 0)",
     )
     compare.set_defaults(run=_compare)
+
+    init = commands.add_parser(
+        "init",
+        parents=[common],
+        help="detect the modalities of a table and write a configuration to edit",
+        description="Detect each column's kind (image files, DICOM series, "
+        "NIfTI, SMILES, DNA/RNA/protein sequences, free text, numbers, "
+        "categories, identifiers, dates), group the columns into modalities, "
+        "and write a commented TOML configuration with each decision's evidence "
+        "and alternatives, for `polymodal compare DATA --config FILE`. Errors "
+        "exit with status 2.",
+    )
+    init.add_argument("data", metavar="DATA", help="a .csv or .parquet table")
+    init.add_argument(
+        "--target", required=True, metavar="COLUMN", help="the column to predict"
+    )
+    init.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help="patient identifiers, so that a patient's rows stay in one fold "
+        "(default: an identifier column when one is detected)",
+    )
+    init.add_argument(
+        "-o",
+        "--out",
+        default="polymodal.toml",
+        metavar="FILE",
+        help="where to write the configuration (default: polymodal.toml)",
+    )
+    init.set_defaults(run=_init)
 
     predict = commands.add_parser(
         "predict",
