@@ -225,10 +225,13 @@ def test_union_reads_volumes_and_masks(cohort):
     blocks = make_patients_union(volumes=True).fit_transform(X, y)
 
     assert blocks.names == ("ct", "note", "dna", "clinical")
-    assert blocks["ct"].shape == (8, 7)
-    assert list(blocks.feature_names["ct"][:2]) == ["log_volume", "surface_fraction"]
-    with pytest.raises(ValueError, match="deep=True with volumes=True"):
-        make_patients_union(deep=True, volumes=True)
+    assert blocks["ct"].shape == (8, 56)
+    names = list(blocks.feature_names["ct"])
+    assert "original_shape_MeshVolume" in names
+    assert "original_glcm_Contrast" in names
+    deep = make_patients_union(deep=True, volumes=True).fit_transform(X, y)
+    # The volume (3 mm isotropic voxels over the 96 mm field) and its mask.
+    assert deep["ct"].shape == (8, 2, 32, 32, 32)
 
 
 @pytest.mark.slow

@@ -1,10 +1,9 @@
 """The per-modality transformers that fit the built-in cohort's columns."""
 
-import numpy as np
 from sklearn.compose import make_column_transformer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..image import ImageFeatures, ImageLoader, ImagePreprocessor
 from ..sequence import OneHotSequenceEncoder
@@ -20,46 +19,11 @@ KMER_SIZE = 4
 CT_FEATURES = ("first_order", "glcm", "lbp")
 #: One-hot DNA blocks cover the longest read of the cohort.
 DNA_MAX_LENGTH = 200
-#: The CT volumes are described by statistics of the lesion inside its mask.
-LESION_FEATURES = (
-    "log_volume",
-    "surface_fraction",
-    "mean",
-    "std",
-    "p10",
-    "median",
-    "p90",
-)
-
-
-def lesion_statistics(block):
-    """Size, margin and intensity statistics of the lesion in each volume.
-
-    ``block`` is an (n, 2, D, H, W) block of :class:`~polymodal.image.ImageLoader`
-    with the mask as the last channel. Per row: the log of the number of mask
-    voxels, the fraction of them on the mask's surface (a voxel with a
-    face-neighbour outside; higher for small or lobulated lesions), and the
-    mean, standard deviation, 10th percentile, median and 90th percentile of
-    the image inside the mask. The columns are :data:`LESION_FEATURES`.
-    """
-    from scipy.ndimage import binary_erosion
-
-    features = np.empty((len(block), len(LESION_FEATURES)))
-    for row, (image, mask) in enumerate(zip(block[:, 0], block[:, -1] > 0)):
-        values = image[mask]
-        interior = binary_erosion(mask, border_value=0).sum()
-        features[row] = (
-            np.log(mask.sum()),
-            1.0 - interior / mask.sum(),
-            values.mean(),
-            values.std(),
-            *np.percentile(values, [10, 50, 90]),
-        )
-    return features
-
-
-def _lesion_feature_names(transformer, input_features):
-    return np.asarray(LESION_FEATURES, dtype=object)
+#: CT volumes are resampled to isotropic voxels of this size in mm, as
+#: radiomics studies do, so that shape and texture mean the same in every scan.
+VOXEL_MM = 3.0
+#: The CT lesions are described by radiomics inside their masks.
+RADIOMICS_FEATURES = ("original_shape", "original_firstorder", "original_glcm")
 
 
 def note_vectorizer(language):
@@ -101,12 +65,15 @@ def make_patients_union(*, language="en", deep=False, volumes=False):
         encodes itself: ``ct`` as z-scored ``(n, 1, H, W)`` images, ``dna`` as
         one-hot ``(n, 4, 200)`` blocks, and ``note`` through
         :class:`~polymodal.text.ClinicalTextVectorizer` (negation marked).
-        Not available with ``volumes=True`` yet.
+        With ``volumes=True``, ``ct`` is the ``(n, 2, D, H, W)`` block of each
+        volume and its mask, for the network's 3-D encoder.
     volumes : bool, default=False
         Read the CT modality from the columns ``["ct", "lesion"]`` of
         ``make_patients(volumes=True, ...)``: each volume and its lesion mask
-        through ``ImageLoader(volume=True)``, then :func:`lesion_statistics`
-        (lesion size, margin and intensity inside the mask), standardised.
+        through ``ImageLoader(volume=True, spacing=3.0)`` (isotropic 3 mm
+        voxels), then the shape, first-order and GLCM radiomics of
+        :class:`~polymodal.image.ImageFeatures` inside the mask (as
+        pyradiomics computes them), standardised.
 
     Returns
     -------
@@ -131,31 +98,25 @@ def make_patients_union(*, language="en", deep=False, volumes=False):
     >>> folder = tmp.name
     >>> X, y = make_patients(20, volumes=True, as_files=folder, random_state=0)
     >>> make_patients_union(volumes=True).fit_transform(X, y)["ct"].shape
-    (20, 7)
+    (20, 56)
     """
-    if deep and volumes:
-        raise ValueError(
-            "deep=True with volumes=True is not available: use volumes=True "
-            "alone, whose CT block holds lesion statistics."
-        )
     ct_columns = ["ct", "lesion"] if volumes else "ct"
-    if deep:
+    if volumes:
+        loader = ImageLoader(volume=True, spacing=VOXEL_MM)
+        radiomics = ImageFeatures(
+            features=RADIOMICS_FEATURES, mask_channel=-1, spacing=(VOXEL_MM,) * 3
+        )
+        ct = loader if deep else make_pipeline(loader, radiomics, StandardScaler())
+    elif deep:
         ct = make_pipeline(ImageLoader(), ImagePreprocessor(normalize="zscore"))
+    else:
+        ct = make_pipeline(
+            ImageLoader(), ImageFeatures(features=CT_FEATURES), StandardScaler()
+        )
+    if deep:
         note = ClinicalTextVectorizer(language=language, min_df=2)
         dna = OneHotSequenceEncoder(max_length=DNA_MAX_LENGTH)
     else:
-        if volumes:
-            ct = make_pipeline(
-                ImageLoader(volume=True),
-                FunctionTransformer(
-                    lesion_statistics, feature_names_out=_lesion_feature_names
-                ),
-                StandardScaler(),
-            )
-        else:
-            ct = make_pipeline(
-                ImageLoader(), ImageFeatures(features=CT_FEATURES), StandardScaler()
-            )
         note = note_vectorizer(language)
         dna = CountVectorizer(
             analyzer="char", ngram_range=(KMER_SIZE, KMER_SIZE), lowercase=False
