@@ -15,7 +15,6 @@ from polymodal import MultimodalUnion
 from polymodal.exceptions import RowFailureWarning
 from polymodal.image import CNNEmbedder, ImageLoader
 
-
 # Rows seen by each fit and transform, by log name: the union works on clones.
 LOGS = {}
 
