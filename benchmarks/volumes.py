@@ -162,6 +162,12 @@ def main():
         "",
         "Target: ratio >= 1.0.",
         "",
+        "## (c) Memory and (d) encoder speed",
+        "",
+        "Peak memory of reading and embedding 1,000 volumes is measured by "
+        "`streaming.py` ([streaming.md](streaming.md)); seconds per epoch of the 3-D "
+        "and 2.5-D encoders by `encoders.py` ([encoders.md](encoders.md)).",
+        "",
     ]
     report = "\n".join(lines)
     RESULTS.parent.mkdir(exist_ok=True)
