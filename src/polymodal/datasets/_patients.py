@@ -132,8 +132,7 @@ def make_patients(
         (``ct/``, a DICOM series, or ``ct.nii.gz``) and its lesion mask
         ``lesion.nii.gz``. The table itself is not written. Writing files
         needs the ``image`` extra.
-    image_format : {"png", "dicom", "nifti", "dicom-series"} or None, \
-            default=None
+    image_format : {"png", "dicom", "nifti", "dicom-series"}, default=None
         File format when ``as_files`` is given; None is ``"png"`` for images
         and ``"nifti"`` for volumes. Images: a PNG file is the 8-bit grayscale
         lung-window rendering ``255 * (HU + 1000) / 1400``, rounded and clipped to
