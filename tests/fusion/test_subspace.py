@@ -302,3 +302,74 @@ def test_nested_params_searchable_in_a_pipeline():
     ).fit(frame, y)
     assert set(search.best_params_) == {"fusion__n_components", "fusion__method"}
     assert search.best_score_ > 0.8
+
+
+def _dense_maxvar_projections(fusion, blocks):
+    """The maps of MAXVAR generalised CCA from its n x n eigenproblem.
+
+    The reference the low-rank computation must reproduce: every hat matrix
+    placed among the fit rows, scaled by the counts of modalities per row, and
+    the top eigenvectors of the sum; the sign rule makes each column's entry of
+    largest magnitude positive.
+    """
+    from scipy import linalg
+
+    names = list(blocks.names)
+    masks = np.column_stack([blocks.masks[name] for name in names])
+    fit_rows = masks.any(axis=1)
+    n_rows = int(fit_rows.sum())
+    combined, counts, ridges = np.zeros((n_rows, n_rows)), np.zeros(n_rows), {}
+    for name in names:
+        present = blocks.masks[name][fit_rows]
+        values = blocks[name][fit_rows & blocks.masks[name]]
+        design = (values - fusion.means_[name]) / fusion.scales_[name]
+        left, singular, right = linalg.svd(design, full_matrices=False)
+        keep = singular > singular.max() * max(design.shape) * np.finfo(float).eps
+        left, singular, right = left[:, keep], singular[keep], right[keep]
+        alpha = fusion.reg * int(present.sum())
+        rows = np.flatnonzero(present)
+        combined[np.ix_(rows, rows)] += (
+            left * (singular**2 / (singular**2 + alpha))
+        ) @ left.T
+        counts[rows] += 1
+        ridges[name] = (present, left, singular / (singular**2 + alpha), right)
+    inverse_sqrt = 1.0 / np.sqrt(counts)
+    combined *= np.outer(inverse_sqrt, inverse_sqrt)
+    k = fusion.n_components
+    _, vectors = linalg.eigh(combined, subset_by_index=[n_rows - k, n_rows - 1])
+    shared = vectors[:, ::-1] * inverse_sqrt[:, None] * np.sqrt(counts.sum())
+    shared *= np.sign(shared[np.argmax(np.abs(shared), axis=0), np.arange(k)])
+    return {
+        name: right.T @ (gain[:, None] * (left.T @ shared[present]))
+        for name, (present, left, gain, right) in ridges.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("widths", "n_components", "reg", "absent"),
+    [
+        ((4, 3, 5), 3, 0.1, False),
+        ((4, 3, 5), 4, 0.1, True),
+        ((6, 40, 3, 5), 5, 0.01, True),
+        ((4, 3, 5), 2, 0.0, True),
+        ((30, 90, 5), 3, 1.0, True),
+    ],
+)
+def test_gcca_equals_the_dense_eigenproblem(widths, n_components, reg, absent):
+    _, values = _views(n_samples=70, widths=widths, noise=1.0, seed=4)
+    if absent:
+        rng = np.random.default_rng(5)
+        present = rng.random((70, len(widths))) >= 0.3
+        present[~present.any(axis=1), 0] = True
+        masks = {name: present[:, i] for i, name in enumerate(values)}
+        values = {
+            name: np.where(masks[name][:, None], block, np.nan)
+            for name, block in values.items()
+        }
+        blocks = ModalityBlocks(values, masks=masks)
+    else:
+        blocks = ModalityBlocks(values)
+    fusion = SubspaceFusion(n_components, method="gcca", reg=reg).fit(blocks)
+    expected = _dense_maxvar_projections(fusion, blocks)
+    for name, projection in fusion.projections_.items():
+        np.testing.assert_allclose(projection, expected[name], rtol=0, atol=1e-8)

@@ -66,9 +66,17 @@ class SubspaceFusion(ClassNamePrefixFeaturesOutMixin, _BlockFusion):
       Z_m^\\top E_m^\\top G` is the ridge regression of the shared coordinates
       on the modality, so a row is embedded by each present modality's
       estimate of its coordinates. Every row with at least one modality takes
-      part in the fit; the cost is :math:`O(n^2)` memory and an eigensolve of
-      an :math:`n \\times n` matrix for :math:`n` fit rows. Without ridge and
-      with two complete modalities this spans the CCA subspace.
+      part in the fit. No :math:`n \\times n` matrix is formed: with the thin
+      SVD :math:`Z_m = U_m S_m V_m^\\top`, each :math:`H_m = U_m D_m
+      U_m^\\top` with :math:`D_m = S_m^2 (S_m^2 + \\lambda n_m I)^{-1}`, so
+      the eigenvectors are the leading left singular vectors of the
+      :math:`n \\times \\sum_m r_m` matrix :math:`[C^{-1/2} E_m U_m
+      D_m^{1/2}]_m` (:math:`r_m` the rank of block :math:`m`): the cost is
+      :math:`O(n (\\sum_m d_m)^2)` time and :math:`O(n \\sum_m d_m)` memory
+      for :math:`n` fit rows. The sign of each component is fixed by making
+      the entry of :math:`G` of largest magnitude positive; components beyond
+      the rank of all blocks together have zero maps. Without ridge and with
+      two complete modalities this spans the CCA subspace.
     - **One modality** (a plain 2-D array): the shared subspace of one block is
       its principal subspace, so :math:`W` holds the top :math:`k` principal
       axes of the standardised block, scaled so that each component has unit
@@ -350,24 +358,53 @@ def _principal_axes(standardized, n_components):
 
 
 def _maxvar_gcca(standardized, row_masks, n_components, reg):
+    """MAXVAR generalised CCA from each modality's thin SVD, without n x n arrays.
+
+    With :math:`Z_m = U_m S_m V_m^\\top` and :math:`D_m = S_m^2 (S_m^2 +
+    \\lambda n_m I)^{-1}`, the matrix of the eigenproblem factors as
+    :math:`C^{-1/2} (\\sum_m E_m H_m E_m^\\top) C^{-1/2} = B B^\\top` with
+    :math:`B = [C^{-1/2} E_m U_m D_m^{1/2}]_m`, of shape
+    ``(n_rows, sum of the ranks)``; its top eigenvectors are the leading left
+    singular vectors of :math:`B`. The cost is :math:`O(n (\\sum_m r_m)^2)`
+    time and :math:`O(n \\sum_m r_m)` memory.
+
+    Sign rule: each column of the shared coordinates :math:`G` is turned so
+    that its entry of largest magnitude (the first such row on ties) is
+    positive. Components beyond the rank of :math:`B` span no direction of any
+    block and get zero maps.
+    """
     n_rows = len(next(iter(row_masks.values())))
-    combined = np.zeros((n_rows, n_rows))
     counts = np.zeros(n_rows)
     ridges = {}
     for name, block in standardized.items():
-        rows = np.flatnonzero(row_masks[name])
-        ridges[name] = _Ridge(block, reg * len(rows))
-        combined[np.ix_(rows, rows)] += ridges[name].hat()
+        rows = row_masks[name]
+        ridges[name] = _Ridge(block, reg * int(rows.sum()))
         counts[rows] += 1
     inverse_sqrt = 1.0 / np.sqrt(counts)
-    combined *= inverse_sqrt[:, None]
-    combined *= inverse_sqrt[None, :]
-    _, vectors = linalg.eigh(
-        combined, subset_by_index=[n_rows - n_components, n_rows - 1]
+    widths = [ridge.singular.size for ridge in ridges.values()]
+    factor = np.zeros((n_rows, sum(widths)))
+    stop = 0
+    for (name, ridge), width in zip(ridges.items(), widths, strict=True):
+        rows = row_masks[name]
+        factor[rows, stop : stop + width] = ridge.left * np.sqrt(ridge.shrink())
+        stop += width
+    factor *= inverse_sqrt[:, None]
+    vectors, singular, _ = linalg.svd(factor, full_matrices=False)
+    del factor
+    n_found = min(n_components, singular.size)
+    # Directions of zero variance in B are noise: the dense eigenproblem would
+    # give them arbitrary null vectors, whose ridge maps are zero.
+    n_found = min(
+        n_found,
+        int(np.sum(singular > singular.max(initial=0.0) * _RANK_TOLERANCE)),
     )
-    shared = vectors[:, ::-1] * inverse_sqrt[:, None] * np.sqrt(counts.sum())
+    shared = np.zeros((n_rows, n_components))
+    shared[:, :n_found] = (
+        vectors[:, :n_found] * inverse_sqrt[:, None] * np.sqrt(counts.sum())
+    )
     largest = np.argmax(np.abs(shared), axis=0)
-    shared *= np.sign(shared[largest, np.arange(n_components)])
+    signs = np.sign(shared[largest, np.arange(n_components)])
+    shared *= np.where(signs == 0, 1.0, signs)
     return {
         name: ridge.coefficients(shared[row_masks[name]])
         for name, ridge in ridges.items()
@@ -394,9 +431,9 @@ class _Ridge:
         )
         self.alpha = alpha
 
-    def hat(self):
-        shrink = self.singular**2 / (self.singular**2 + self.alpha)
-        return (self.left * shrink) @ self.left.T
+    def shrink(self):
+        """Eigenvalues of the hat matrix, one per kept singular direction."""
+        return self.singular**2 / (self.singular**2 + self.alpha)
 
     def coefficients(self, targets):
         gain = self.singular / (self.singular**2 + self.alpha)
