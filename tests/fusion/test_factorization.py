@@ -320,3 +320,31 @@ def test_nested_params_are_searchable_in_a_pipeline():
     search.fit(frame, y)
     assert set(search.best_params_) == {"fusion__n_factors", "fusion__alpha"}
     assert search.best_score_ > 0.8
+
+
+def test_rebalancing_keeps_every_product_and_equalises_the_grams():
+    from polymodal.fusion._factorization import _balance
+
+    rng = np.random.default_rng(3)
+    factors = rng.normal(size=(50, 3)) * [5.0, 1.0, 0.2]
+    loadings = [rng.normal(size=(4, 3)), 0.01 * rng.normal(size=(6, 3))]
+    balanced_factors, balanced_loadings = _balance(factors, loadings)
+    for before, after in zip(loadings, balanced_loadings, strict=True):
+        assert_allclose(balanced_factors @ after.T, factors @ before.T, atol=1e-12)
+    stacked = np.vstack(balanced_loadings)
+    assert_allclose(
+        balanced_factors.T @ balanced_factors, stacked.T @ stacked, atol=1e-10
+    )
+    penalty_before = np.sum(factors**2) + sum(np.sum(v**2) for v in loadings)
+    penalty_after = np.sum(balanced_factors**2) + np.sum(stacked**2)
+    assert penalty_after < penalty_before
+
+
+def test_iterations_do_not_grow_with_the_number_of_rows():
+    counts = [
+        FactorizationFusion(n_factors=3, random_state=0)
+        .fit(planted_blocks(n_samples=n_samples, widths=(5, 8, 6))[0])
+        .n_iter_
+        for n_samples in (500, 4000)
+    ]
+    assert counts[1] <= max(2 * counts[0], 15)
