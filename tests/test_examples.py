@@ -13,9 +13,11 @@ SLOW = {
     "plot_breast_cancer.py",
     "plot_chinese_notes.py",
     "plot_dicom_images.py",
+    "plot_drug_discovery.py",
     "plot_grid_search_fusion.py",
     "plot_late_fusion_missing.py",
     "plot_modality_importance.py",
+    "plot_pathology.py",
     "plot_quick_start.py",
 }
 # Optional packages an example needs beyond the test extras; the example is
@@ -24,9 +26,11 @@ NEEDS = {
     "plot_breast_cancer.py": ["sksurv"],
     "plot_chinese_notes.py": ["jieba"],
     "plot_dicom_images.py": ["pydicom", "skimage"],
+    "plot_drug_discovery.py": ["rdkit"],
     "plot_drug_molecules.py": ["rdkit"],
     "plot_late_fusion_missing.py": ["skimage"],
     "plot_modality_importance.py": ["skimage"],
+    "plot_pathology.py": ["skimage"],
     "plot_quick_start.py": ["skimage"],
 }
 
