@@ -29,6 +29,35 @@ def _check_positive_ints(name, values):
     return values
 
 
+def _build_conv_encoder(module, name, sizes, layers):
+    """Give ``module`` its conv blocks (``features``) and linear ``head``.
+
+    ``sizes`` is ``(in_channels, embedding_dim, kernel_size, channels)``;
+    ``layers`` the convolution, batch-norm and pooling-factory of the blocks'
+    dimension. Each block is convolution, batch norm, ReLU, pooling.
+    """
+    in_channels, embedding_dim, kernel_size, channels = sizes
+    conv, norm, pool = layers
+    (in_channels, embedding_dim, kernel_size) = _check_positive_ints(
+        f"{name}: in_channels, embedding_dim and kernel_size",
+        (in_channels, embedding_dim, kernel_size),
+    )
+    channels = _check_positive_ints(f"{name}: channels", channels)
+    module.in_channels = in_channels
+    module.features = torch.nn.Sequential(
+        *(
+            torch.nn.Sequential(
+                conv(width_in, width_out, kernel_size, padding="same", bias=False),
+                norm(width_out),
+                torch.nn.ReLU(),
+                pool(),
+            )
+            for width_in, width_out in zip((in_channels, *channels), channels)
+        )
+    )
+    module.head = torch.nn.Linear(channels[-1], embedding_dim)
+
+
 class ImageEncoder(torch.nn.Module):
     """A small CNN that embeds images of shape (n, C, H, W) into vectors.
 
@@ -75,31 +104,13 @@ class ImageEncoder(torch.nn.Module):
         self, in_channels, embedding_dim=64, channels=(16, 32, 64), kernel_size=3
     ):
         super().__init__()
-        (in_channels, embedding_dim, kernel_size) = _check_positive_ints(
-            "ImageEncoder: in_channels, embedding_dim and kernel_size",
-            (in_channels, embedding_dim, kernel_size),
+        _build_conv_encoder(
+            self,
+            "ImageEncoder",
+            (in_channels, embedding_dim, kernel_size, channels),
+            (torch.nn.Conv2d, torch.nn.BatchNorm2d, lambda: torch.nn.MaxPool2d(2)),
         )
-        channels = _check_positive_ints("ImageEncoder: channels", channels)
-        blocks = []
-        for width_in, width_out in zip((in_channels, *channels), channels):
-            blocks.append(
-                torch.nn.Sequential(
-                    torch.nn.Conv2d(
-                        width_in,
-                        width_out,
-                        kernel_size,
-                        padding="same",
-                        bias=False,
-                    ),
-                    torch.nn.BatchNorm2d(width_out),
-                    torch.nn.ReLU(),
-                    torch.nn.MaxPool2d(2),
-                )
-            )
-        self.in_channels = in_channels
-        self.min_size = 2 ** len(channels)
-        self.features = torch.nn.Sequential(*blocks)
-        self.head = torch.nn.Linear(channels[-1], embedding_dim)
+        self.min_size = 2 ** len(self.features)
 
     def forward(self, x):
         """Embed a batch of images.
@@ -176,30 +187,16 @@ class VolumeEncoder(torch.nn.Module):
         self, in_channels, embedding_dim=64, channels=(8, 16, 32), kernel_size=3
     ):
         super().__init__()
-        (in_channels, embedding_dim, kernel_size) = _check_positive_ints(
-            "VolumeEncoder: in_channels, embedding_dim and kernel_size",
-            (in_channels, embedding_dim, kernel_size),
+        _build_conv_encoder(
+            self,
+            "VolumeEncoder",
+            (in_channels, embedding_dim, kernel_size, channels),
+            (
+                torch.nn.Conv3d,
+                torch.nn.BatchNorm3d,
+                lambda: torch.nn.MaxPool3d(2, ceil_mode=True),
+            ),
         )
-        channels = _check_positive_ints("VolumeEncoder: channels", channels)
-        blocks = []
-        for width_in, width_out in zip((in_channels, *channels), channels):
-            blocks.append(
-                torch.nn.Sequential(
-                    torch.nn.Conv3d(
-                        width_in,
-                        width_out,
-                        kernel_size,
-                        padding="same",
-                        bias=False,
-                    ),
-                    torch.nn.BatchNorm3d(width_out),
-                    torch.nn.ReLU(),
-                    torch.nn.MaxPool3d(2, ceil_mode=True),
-                )
-            )
-        self.in_channels = in_channels
-        self.features = torch.nn.Sequential(*blocks)
-        self.head = torch.nn.Linear(channels[-1], embedding_dim)
 
     def forward(self, x):
         """Embed a batch of volumes.
