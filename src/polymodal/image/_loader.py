@@ -669,10 +669,4 @@ def _array_image(cell, label, color):
         raise ImageReadError(
             f"ImageLoader: row {label!r} holds an empty image of shape {image.shape}."
         )
-    if image.shape[0] == 4:
-        image = image[:3]
-    if color == "gray" and image.shape[0] == 3:
-        image = np.tensordot(_LUMA, image, axes=1)[None]
-    elif color == "rgb" and image.shape[0] == 1:
-        image = np.repeat(image, 3, axis=0)
-    return image
+    return _to_color(image, color)
