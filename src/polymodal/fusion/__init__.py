@@ -7,7 +7,7 @@ modality is absent; each also accepts a plain 2-D array as a single modality.
 from ._aggregate import AverageFusion, ProductFusion, TensorFusion
 from ._early import ConcatFusion
 from ._factorization import FactorizationFusion
-from ._kernel import KernelFusion
+from ._kernel import KernelFusion, NystroemKernelFusion
 from ._late import LateFusionClassifier, LateFusionRegressor
 from ._stacking import StackingFusionClassifier
 from ._subspace import SubspaceFusion
@@ -19,6 +19,7 @@ __all__ = [
     "KernelFusion",
     "LateFusionClassifier",
     "LateFusionRegressor",
+    "NystroemKernelFusion",
     "ProductFusion",
     "StackingFusionClassifier",
     "SubspaceFusion",

@@ -42,7 +42,8 @@ def all_estimators():
      'ImageLoader', 'ImagePreprocessor', 'KernelFusion', 'KmerVectorizer',
      'LateFusionClassifier', 'LateFusionRegressor', 'MLPClassifier',
      'MLPRegressor', 'MorganFingerprint', 'MultimodalUnion',
-     'OneHotSequenceEncoder', 'ProductFusion', 'SentenceEmbedder',
+     'NystroemKernelFusion', 'OneHotSequenceEncoder', 'ProductFusion',
+     'SentenceEmbedder',
      'StackingFusionClassifier', 'SubspaceFusion', 'TensorFusion']
     """
     return [
