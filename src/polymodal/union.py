@@ -122,9 +122,12 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         :class:`~polymodal.image.ImageFeatures` over image volumes) never holds
         more than one batch of its inputs: peak memory is the output plus one
         batch. A transformer that learns nothing from its rows (every step of it
-        declares ``_learns_from_rows = False``, as polymodal's image loader,
-        features and embedder do) is also fitted on the first batch only;
-        any other is fitted on all its present rows, as without batches.
+        declares ``_learns_from_rows = False``, as polymodal's image loader and
+        embedder do, and its image features with a fixed or per-image
+        intensity range) is also fitted on the first batch only; any other is
+        fitted on all its present rows, as without batches. The same
+        declaration lets ``compare_fusions`` and the inspection tools compute
+        such steps once for all rows rather than once per fold.
         Batches are used only where no metadata is routed to the modality.
         None transforms all rows at once. The result does not depend on it.
 
@@ -589,6 +592,21 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             hold no modality (and a fusion step gives ``(n_samples, 0)``).
         """
         _raise_for_params(params, self, "fit_transform")
+        return self._fit_transform(X, y, params)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def _fit_transform_sharing(self, X, y, shared, rows):
+        """``fit_transform`` on rows of the table ``shared`` was computed on.
+
+        ``X`` is those rows (``rows``: their positions in that table); the
+        modalities that ``shared`` holds (``_RowIndependentSteps``) are
+        not recomputed but sliced, and only their steps that learn from rows
+        are fitted. The union's own clone, its blocks and its fitted state are
+        then exactly those of ``fit_transform(X, y)``.
+        """
+        return self._fit_transform(X, y, {}, shared, rows)
+
+    def _fit_transform(self, X, y, params, shared=None, rows=None):
         self._validate_transformers()
         X = self._check_input(X, reset=True)
         n_samples = X.shape[0]
@@ -616,6 +634,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 batch_size=self.batch_size,
                 message=self._log_message(name, i, len(specs)),
                 input_names=self._input_names(name),
+                shared=_shared_part(shared, name, rows),
             )
             for i, (name, trans) in enumerate(specs, start=1)
         )
@@ -660,6 +679,19 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         """
         check_is_fitted(self)
         _raise_for_params(params, self, "transform")
+        return self._transform(X, params)
+
+    def _transform_sharing(self, X, shared, rows):
+        """``transform`` on rows of the table ``shared`` was computed on.
+
+        As :meth:`_fit_transform_sharing`: the modalities ``shared`` holds are
+        sliced from it and passed through their fitted steps that learn from
+        rows only.
+        """
+        check_is_fitted(self)
+        return self._transform(X, {}, shared, rows)
+
+    def _transform(self, X, params, shared=None, rows=None):
         X = self._check_input(X, reset=False)
         routed = self._route(params, "transform")
         specs = [
@@ -680,6 +712,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
                 batch_size=self.batch_size,
                 message=self._log_message(name, i, len(specs)),
                 template=self._block_templates[name],
+                shared=_shared_part(shared, name, rows),
             )
             for i, (name, trans) in enumerate(specs, start=1)
         )
@@ -949,9 +982,69 @@ def _process_modality(
     batch_size=None,
     template=None,
     input_names=None,
+    shared=None,
 ):
-    n_samples = X_m.shape[0]
-    labels = X_m.index if isinstance(X_m, pd.Series | pd.DataFrame) else None
+    if shared is not None:
+        return shared.process(
+            trans,
+            X_m,
+            y,
+            fit=fit,
+            weight=weight,
+            template=template,
+            input_names=input_names,
+            message=message,
+        )
+    present, rows, output, errors = _modality_output(
+        trans,
+        X_m,
+        y,
+        name=name,
+        fit=fit,
+        params=params,
+        on_error=on_error,
+        message=message,
+        batch_size=batch_size,
+        template=template,
+    )
+    return _modality_result(
+        trans,
+        output,
+        present,
+        rows,
+        _labels_of(X_m),
+        name=name,
+        fit=fit,
+        weight=weight,
+        errors=errors,
+        input_names=input_names,
+    )
+
+
+def _labels_of(X_m):
+    return X_m.index if isinstance(X_m, pd.Series | pd.DataFrame) else None
+
+
+def _modality_output(
+    trans,
+    X_m,
+    y,
+    *,
+    name,
+    fit,
+    params,
+    on_error,
+    message,
+    batch_size=None,
+    template=None,
+):
+    """Fit and/or apply ``trans`` on the present rows of one modality's input.
+
+    Returns the presence of each row's input, the present rows' positions,
+    the transformer's output for them (as it returned it, or batch by batch
+    as blocks) and the errors of guarded batches that were retried row by row.
+    """
+    labels = _labels_of(X_m)
     present = ~missing_rows(X_m)
     rows = np.flatnonzero(present)
     if fit and rows.size == 0:
@@ -1007,23 +1100,37 @@ def _process_modality(
                 failure_note(exc, trans, subset, rows, labels, name, stage, params)
             )
             raise
+    return present, rows, output, errors
+
+
+def _modality_result(
+    trans,
+    output,
+    present,
+    rows,
+    labels,
+    *,
+    name,
+    fit,
+    weight,
+    errors=(),
+    input_names=None,
+    reported=None,
+):
+    """The block of one modality from its present rows' output.
+
+    Rows that come back all-NaN are marked absent, with a RowFailureWarning
+    naming those not in ``reported`` (rows already named once).
+    """
+    n_samples = present.size
     output_columns = output.columns if isinstance(output, pd.DataFrame) else None
     output = _as_block_output(output, name, len(rows))
     block = _scatter(output, rows, n_samples)
     failed = _all_nan_rows(block) & present
+    news = failed if reported is None else failed & ~reported
+    if news.any():
+        _warn_failed_rows(name, np.flatnonzero(news), labels, errors)
     if failed.any():
-        cause = (
-            f"its transformer raised {errors[0]} on the batch, and on these rows alone"
-            if errors
-            else "they came back all-NaN from its transformer"
-        )
-        warnings.warn(
-            f"Modality {name!r}: rows "
-            f"{describe_rows(np.flatnonzero(failed), index=labels)} could not be "
-            f"read ({cause}) and are marked absent.",
-            RowFailureWarning,
-            stacklevel=2,
-        )
         present &= ~failed
         if sparse.issparse(block):
             block = zero_rows(block, failed)
@@ -1036,6 +1143,193 @@ def _process_modality(
         else (None, True)
     )
     return _ModalityResult(trans, block, present, names, declared)
+
+
+def _warn_failed_rows(name, failed, labels, errors):
+    cause = (
+        f"its transformer raised {errors[0]} on the batch, and on these rows alone"
+        if errors
+        else "they came back all-NaN from its transformer"
+    )
+    warnings.warn(
+        f"Modality {name!r}: rows {describe_rows(failed, index=labels)} could not "
+        f"be read ({cause}) and are marked absent.",
+        RowFailureWarning,
+        stacklevel=4,
+    )
+
+
+class _RowIndependentSteps:
+    """Each modality's steps that learn nothing from rows, run once on a table.
+
+    A transformer whose ``fit`` reads nothing from its rows but their shape
+    and validity declares ``_learns_from_rows = False`` (see
+    :class:`~polymodal.utils._transformers.ModalityTransformer`); its output
+    for a row is then the same whichever rows it was fitted on and whichever
+    rows share its batch. Such a transformer, or the leading steps of a
+    pipeline that are all such (``ImageLoader -> ImageFeatures`` with a fixed
+    intensity range, then a ``StandardScaler`` that does learn), is fitted
+    once and applied once to every row of ``X``; a union fitted on a subset
+    of those rows (a cross-validation fold, the final refit) then slices
+    their output and fits only the steps that follow, through
+    :meth:`MultimodalUnion._fit_transform_sharing` and
+    :meth:`MultimodalUnion._transform_sharing`. Its blocks, masks, feature
+    names and fitted steps are those a union fitted on the subset gives.
+
+    Rows whose row-independent output is all-NaN (unreadable) are named once,
+    here, by a RowFailureWarning, instead of once per fold.
+
+    Not shared: a modality whose first step learns from rows, one guarded by
+    the union's ``on_error="missing"`` (its row-by-row retries depend on the
+    batch), and "passthrough".
+
+    Parameters
+    ----------
+    union : MultimodalUnion
+        Unfitted; its transformers are cloned, not fitted.
+    X : DataFrame or array-like of shape (n_samples, n_columns)
+        The whole table; later unions see subsets of its rows.
+    """
+
+    def __init__(self, union, X):
+        resolver = clone(union)
+        resolver._validate_transformers()
+        X = resolver._check_input(X, reset=True)
+        resolver._input_columns, resolver._columns = resolver._resolve_columns(X)
+        self.modalities = {}
+        for name, trans in resolver._processed_specs():
+            if isinstance(trans, str):
+                continue
+            if union.on_error == "missing" and "on_error" not in trans.get_params(
+                deep=False
+            ):
+                continue
+            n_steps = _row_independent_steps(trans)
+            if not n_steps:
+                continue
+            prefix = clone(trans)
+            if isinstance(trans, Pipeline) and n_steps < len(trans.steps):
+                prefix = prefix[:n_steps]
+            X_m = resolver._select(X, *resolver._input_columns[name])
+            self.modalities[name] = _SharedModality(
+                prefix, n_steps, X_m, name, resolver.batch_size
+            )
+
+    def __contains__(self, name):
+        return name in self.modalities
+
+
+class _SharedModality:
+    """One modality's row-independent steps, fitted and applied on every row."""
+
+    def __init__(self, prefix, n_steps, X_m, name, batch_size):
+        present, rows, output, _ = _modality_output(
+            prefix,
+            X_m,
+            None,
+            name=name,
+            fit=True,
+            params={},
+            on_error="raise",
+            message=None,
+            batch_size=batch_size,
+        )
+        failed_rows = _all_nan_rows(_as_block_output(output, name, rows.size))
+        labels = _labels_of(X_m)
+        if failed_rows.any():
+            _warn_failed_rows(name, rows[failed_rows], labels, ())
+        self.name = name
+        self.prefix = prefix
+        self.n_steps = n_steps
+        self.present = present
+        self.failed = np.zeros(present.size, dtype=bool)
+        self.failed[rows[failed_rows]] = True
+        # Where each present row's output lies in ``output``.
+        self.position = np.cumsum(present) - 1
+        self.output = output
+        self.labels = labels
+
+    def process(
+        self, trans, X_m, y, rows, *, fit, weight, template, input_names, message
+    ):
+        """What ``_process_modality`` gives for the rows ``rows`` of the table."""
+        rows_in = np.asarray(rows)
+        # A cell removed since (a modality-removal curve) makes its row absent.
+        present = ~missing_rows(X_m)
+        if (present & ~self.present[rows_in]).any():
+            raise ValueError(
+                f"Modality {self.name!r}: rows are present that were absent when "
+                "its row-independent steps were computed."
+            )
+        kept = np.flatnonzero(present)
+        if fit and kept.size == 0:
+            raise ValueError(absent_everywhere_message(self.name))
+        whole = not isinstance(trans, Pipeline) or self.n_steps == len(trans.steps)
+        if fit:
+            if whole:
+                trans = self.prefix
+            else:
+                trans.steps = [*self.prefix.steps, *trans.steps[self.n_steps :]]
+        with (
+            _print_elapsed_time("MultimodalUnion", message),
+            config_context(transform_output="default"),
+        ):
+            if not kept.size:
+                output = _empty_output(*template)
+            else:
+                output = _safe_indexing(self.output, self.position[rows_in[kept]])
+                if not whole:
+                    tail = trans[self.n_steps :]
+                    if fit:
+                        y_kept = None if y is None else _safe_indexing(y, kept)
+                        output = tail.fit_transform(output, y_kept)
+                    else:
+                        output = tail.transform(output)
+        labels = None if self.labels is None else self.labels[rows_in]
+        return _modality_result(
+            trans,
+            output,
+            present,
+            kept,
+            labels,
+            name=self.name,
+            fit=fit,
+            weight=weight,
+            input_names=input_names,
+            reported=self.failed[rows_in],
+        )
+
+
+def _shared_part(shared, name, rows):
+    """The shared modality ``name`` bound to the rows ``rows``, or None."""
+    if shared is None or name not in shared:
+        return None
+    return _BoundShared(shared.modalities[name], rows)
+
+
+class _BoundShared:
+    def __init__(self, modality, rows):
+        self.modality = modality
+        self.rows = rows
+
+    def process(self, trans, X_m, y, **kwargs):
+        return self.modality.process(trans, X_m, y, self.rows, **kwargs)
+
+
+def _row_independent_steps(trans):
+    """How many leading steps of ``trans`` learn nothing from rows (0 or 1 if not a pipeline)."""
+    if not isinstance(trans, Pipeline):
+        return 0 if _learns_from_rows(trans) else 1
+    count = 0
+    for _, step in trans.steps:
+        if not (isinstance(step, str) or step is None) and getattr(
+            step, "_learns_from_rows", True
+        ):
+            break
+        count += 1
+    # Leading "passthrough" steps alone share nothing worth computing once.
+    steps = [s for _, s in trans.steps[:count] if not (isinstance(s, str) or s is None)]
+    return count if steps else 0
 
 
 def _learns_from_rows(trans):

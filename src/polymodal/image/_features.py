@@ -283,6 +283,12 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
     1                     2103.7                     1.4
     """
 
+    @property
+    def _learns_from_rows(self):
+        # intensity_range="fit" learns the range from the training images; a
+        # fixed or per-image range leaves fit nothing to learn from the rows.
+        return isinstance(self.intensity_range, str) and self.intensity_range == "fit"
+
     _parameter_constraints = {
         "features": [
             StrOptions({"auto", "radiomics", *_FAMILIES, *_CLASSES}),

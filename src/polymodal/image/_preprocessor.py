@@ -73,6 +73,9 @@ class ImagePreprocessor(
     (0.0, 1.0)
     """
 
+    # Each step works on one image alone: a union may fit it on any rows.
+    _learns_from_rows = False
+
     _parameter_constraints = {
         "size": [Interval(Integral, 1, None, closed="left"), tuple, None],
         "crop": [StrOptions({"center"}), None],

@@ -118,15 +118,44 @@ def subset_pipeline(estimator, union_name, modalities, keep):
     return pipe.set_params(**params)
 
 
-def fit_fold(estimator, X, y, train, test):
-    """A clone fitted on the training rows, and the test rows' ``X`` and ``y``."""
-    fitted = clone(estimator).fit(_safe_indexing(X, train), y[train])
+def shared_steps(estimator, union_name, X):
+    """The union's steps that learn nothing from rows, run once on all of X.
+
+    See :func:`polymodal.model_selection._compare.row_independent_steps`:
+    each fold's refit slices their output instead of computing it again, and
+    fits only the steps that learn from rows, which gives the same fitted
+    pipeline. None when no modality qualifies.
+    """
+    from ..model_selection._compare import row_independent_steps
+
+    return row_independent_steps(estimator.named_steps[union_name], X)
+
+
+def fit_fold(estimator, X, y, train, test, shared=None):
+    """A clone fitted on the training rows, and the test rows' ``X`` and ``y``.
+
+    ``shared`` (from :func:`shared_steps` on the same ``X``) spares the refit
+    the union's row-independent steps.
+    """
+    from ..model_selection._compare import fit_pipeline
+
+    fitted = fit_pipeline(
+        clone(estimator), _safe_indexing(X, train), y[train], shared, train
+    )
     return fitted, _safe_indexing(X, test), y[test]
 
 
-def fit_and_score(estimator, X, y, train, test, scorer):
-    """Fit a clone on the training rows and score it on the test rows."""
-    return float(scorer(*fit_fold(estimator, X, y, train, test)))
+def fit_and_score(estimator, X, y, train, test, scorer, shared=None):
+    """Fit a clone on the training rows and score it on the test rows.
+
+    With ``shared``, the test rows' row-independent blocks are sliced from it
+    too, and the fitted steps after the union are scored on the blocks.
+    """
+    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test, shared)
+    if shared is None:
+        return float(scorer(fitted, X_test, y_test))
+    blocks = fitted.steps[0][1]._transform_sharing(X_test, shared, test)
+    return float(scorer(fitted[1:], blocks, y_test))
 
 
 def modality_columns(estimator, union_name, X, caller):

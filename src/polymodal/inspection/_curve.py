@@ -21,6 +21,7 @@ from ._common import (
     modality_columns,
     remove_cells,
     scoring_label,
+    shared_steps,
 )
 
 __all__ = ["MissingModalityCurve", "missing_modality_curve"]
@@ -151,6 +152,7 @@ def missing_modality_curve(
     scorer = check_single_scoring(estimator, scoring, caller)
     rng = check_random_state(random_state)
     splits = make_splits(estimator, X, y, cv, groups, rng)
+    shared = shared_steps(estimator, union_name, X)
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_curve_fold)(
@@ -164,6 +166,7 @@ def missing_modality_curve(
             rates,
             n_repeats,
             seed,
+            shared,
         )
         for (train, test), seed in zip(splits, seeds, strict=True)
     )
@@ -175,9 +178,11 @@ def missing_modality_curve(
     )
 
 
-def _curve_fold(estimator, X, y, train, test, scorer, columns, rates, n_repeats, seed):
+def _curve_fold(
+    estimator, X, y, train, test, scorer, columns, rates, n_repeats, seed, shared=None
+):
     """Scores of one fitted fold at each rate (rows) and repeat (columns)."""
-    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test)
+    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test, shared)
     rng = np.random.RandomState(seed)
     scores = np.empty((len(rates), n_repeats))
     for repeat in range(n_repeats):

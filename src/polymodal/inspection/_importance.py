@@ -23,6 +23,7 @@ from ._common import (
     modality_columns,
     permute_rows,
     scoring_label,
+    shared_steps,
     subset_pipeline,
 )
 
@@ -202,13 +203,14 @@ def modality_importance(
     scorer = check_single_scoring(estimator, scoring, caller)
     rng = check_random_state(random_state)
     splits = make_splits(estimator, X, y, cv, groups, rng)
+    shared = shared_steps(estimator, union_name, X)
     everything = tuple(modalities)
 
     if method == "permutation":
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
         folds = Parallel(n_jobs=n_jobs)(
             delayed(_permutation_fold)(
-                estimator, X, y, train, test, scorer, columns, n_repeats, seed
+                estimator, X, y, train, test, scorer, columns, n_repeats, seed, shared
             )
             for (train, test), seed in zip(splits, seeds, strict=True)
         )
@@ -240,7 +242,7 @@ def modality_importance(
         }
     wanted = sorted(set(wanted) | {()}, key=lambda s: (len(s), s))
     scores = _score_subsets(
-        estimator, union_name, modalities, wanted, X, y, splits, scorer, n_jobs
+        estimator, union_name, modalities, wanted, X, y, splits, scorer, n_jobs, shared
     )
     if method == "ablation":
         importances = np.array(
@@ -263,7 +265,16 @@ def _without(modalities, dropped):
 
 
 def _score_subsets(
-    estimator, union_name, modalities, subsets, X, y, splits, scorer, n_jobs
+    estimator,
+    union_name,
+    modalities,
+    subsets,
+    X,
+    y,
+    splits,
+    scorer,
+    n_jobs,
+    shared=None,
 ):
     """Fold scores of every subset, each fitted once per fold: {subset: scores}."""
     models = {
@@ -273,7 +284,9 @@ def _score_subsets(
         for subset in subsets
     }
     flat = Parallel(n_jobs=n_jobs)(
-        delayed(fit_and_score)(models[subset], X, y, train, test, scorer)
+        delayed(fit_and_score)(
+            models[subset], X, y, train, test, scorer, shared if subset else None
+        )
         for subset in subsets
         for train, test in splits
     )
@@ -309,9 +322,11 @@ def _sampled_shapley(modalities, scores, orderings):
     return values / len(orderings)
 
 
-def _permutation_fold(estimator, X, y, train, test, scorer, columns, n_repeats, seed):
+def _permutation_fold(
+    estimator, X, y, train, test, scorer, columns, n_repeats, seed, shared=None
+):
     """One fit on the training rows; score losses of shuffling each modality."""
-    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test)
+    fitted, X_test, y_test = fit_fold(estimator, X, y, train, test, shared)
     baseline = float(scorer(fitted, X_test, y_test))
     rng = np.random.RandomState(seed)
     losses = np.empty((len(columns), n_repeats))

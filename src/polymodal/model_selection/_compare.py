@@ -20,9 +20,14 @@ from sklearn.utils.validation import check_consistent_length
 
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
-from ..union import MultimodalUnion
+from ..union import MultimodalUnion, _RowIndependentSteps
 from ..utils._chance import chance_estimator
-from ..utils._sklearn_compat import StrOptions, _safe_indexing, validate_params
+from ..utils._sklearn_compat import (
+    StrOptions,
+    _num_samples,
+    _safe_indexing,
+    validate_params,
+)
 from ..utils._splits import shuffled_splitter
 from ..utils._table import dict_to_frame
 from ..utils.validation import check_target_present
@@ -122,7 +127,17 @@ def compare_fusions(
     blocks are kept in memory; each fusion is fitted once per fold and its
     fused matrices are shared by every head. The expensive per-modality
     feature extraction therefore runs once per fold, however many candidates
-    are compared. Nothing is shared across folds, so the scores are honest.
+    are compared. Nothing learnt from rows is shared across folds, so the
+    scores are honest. A modality whose transformer learns nothing from the
+    rows (it declares ``_learns_from_rows = False``: polymodal's image loader
+    and preprocessor, :class:`~polymodal.image.ImageFeatures` with a fixed or
+    per-image ``intensity_range``, the CNN embedder, Morgan fingerprints,
+    k-mer counts without idf, one-hot sequences with ``max_length``; a
+    pipeline through its leading such steps) is even computed once for all
+    rows, not once per fold and again for the refit: each fold slices it and
+    fits only the steps that follow (a scaler, a PCA). The blocks, and so
+    the scores, are the same to the last digit; rows that such a modality
+    cannot read are named in one RowFailureWarning rather than one per fold.
 
     Parameters
     ----------
@@ -279,9 +294,11 @@ def compare_fusions(
             "the other fusion steps need heads that take features."
         )
     scorers = {metric: check_scoring(first_head, scoring=metric) for metric in metrics}
+    shared = row_independent_steps(union, X)
     fold_results = Parallel(n_jobs=n_jobs)(
         delayed(_score_fold)(
             union,
+            shared,
             X,
             y,
             train,
@@ -307,10 +324,48 @@ def compare_fusions(
     comparison = FusionComparison(scores, metrics, candidates, skipped, chance_scores)
     best = comparison.best_candidate_
     best_candidate = next(c for c in candidates if c.name == best)
-    comparison.best_estimator_ = _pipeline(
-        union, fusions, {**heads, **finals}, best_candidate
-    ).fit(X, y)
+    comparison.best_estimator_ = fit_pipeline(
+        _pipeline(union, fusions, {**heads, **finals}, best_candidate), X, y, shared
+    )
     return comparison
+
+
+def row_independent_steps(union, X):
+    """The union's row-independent steps run once on all of ``X``, or None.
+
+    Each modality whose transformer learns nothing from its rows (its
+    ``_learns_from_rows`` is False, for a pipeline that of its leading steps)
+    is fitted and applied once to every row; each fold's union and the final
+    refit slice that output and fit only the steps that learn from rows. An
+    image's features do not depend on which other rows share its fold, so
+    the blocks, the fitted steps, and therefore every score, are those of
+    refitting every step per fold. None when no modality qualifies.
+    """
+    shared = _RowIndependentSteps(union, X)
+    return shared if shared.modalities else None
+
+
+def fit_pipeline(pipe, X, y, shared, rows=None):
+    """``pipe.fit(X, y)`` for a Pipeline whose first step is the union.
+
+    With ``shared`` (from :func:`row_independent_steps` on a table whose
+    rows ``rows``, all by default, are ``X``) the union's row-independent
+    steps are not run again; the later steps are fitted as ``Pipeline.fit``
+    fits them.
+    """
+    if shared is None:
+        return pipe.fit(X, y)
+    _, union = pipe.steps[0]
+    if rows is None:
+        rows = np.arange(_num_samples(X))
+    Xt = union._fit_transform_sharing(X, y, shared, rows)
+    for _, step in pipe.steps[1:-1]:
+        if step is not None and not (isinstance(step, str) and step == "passthrough"):
+            Xt = step.fit_transform(Xt, y)
+    _, final = pipe.steps[-1]
+    if final is not None and not (isinstance(final, str) and final == "passthrough"):
+        final.fit(Xt, y)
+    return pipe
 
 
 def _metrics(scoring, classifier, y):
@@ -382,6 +437,7 @@ def _pipeline(union, fusions, heads, candidate):
 
 def _score_fold(
     union,
+    shared,
     X,
     y,
     train,
@@ -398,8 +454,14 @@ def _score_fold(
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = y[train], y[test]
     fold_union = clone(union)
-    blocks_train = fold_union.fit_transform(X_train, y_train)
-    blocks_test = fold_union.transform(X_test)
+    if shared is None:
+        blocks_train = fold_union.fit_transform(X_train, y_train)
+        blocks_test = fold_union.transform(X_test)
+    else:
+        blocks_train = fold_union._fit_transform_sharing(
+            X_train, y_train, shared, train
+        )
+        blocks_test = fold_union._transform_sharing(X_test, shared, test)
     extraction = time.perf_counter() - start
     fused = {}
     records = []

@@ -94,6 +94,9 @@ class MorganFingerprint(
     array([[nan, nan, nan, nan, nan, nan, nan, nan]])
     """
 
+    # Each fingerprint depends on its molecule alone: nothing is learnt.
+    _learns_from_rows = False
+
     _parameter_constraints = {
         "radius": [Interval(Integral, 0, None, closed="left")],
         "n_bits": [Interval(Integral, 1, None, closed="left")],

@@ -108,6 +108,11 @@ class KmerVectorizer(
     (1, 10)
     """
 
+    @property
+    def _learns_from_rows(self):
+        # Counts and frequencies are per sequence; the idf of "tfidf" is learnt.
+        return self.normalize == "tfidf"
+
     _parameter_constraints = {
         "k": [Interval(Integral, 1, None, closed="left")],
         "alphabet": [StrOptions(set(ALPHABETS))],

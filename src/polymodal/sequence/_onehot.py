@@ -85,6 +85,11 @@ class OneHotSequenceEncoder(
     array(['A_0', 'A_1', 'C_0', 'C_1', 'G_0', 'G_1', 'T_0', 'T_1'], dtype=object)
     """
 
+    @property
+    def _learns_from_rows(self):
+        # Without max_length, fit learns the longest training sequence.
+        return self.max_length is None
+
     _parameter_constraints = {
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "alphabet": [StrOptions(set(ALPHABETS))],

@@ -113,6 +113,11 @@ class SentenceEmbedder(
     array(['embedding0', 'embedding1'], dtype=object)
     """
 
+    # fit learns nothing, but the notes are encoded in batches padded to
+    # their longest note, so an embedding may differ in its last digits with
+    # the other notes of the call: it is not computed once for all folds.
+    _learns_from_rows = True
+
     _parameter_constraints = {
         "model": [str, os.PathLike],
         "batch_size": [Interval(Integral, 1, None, closed="left")],

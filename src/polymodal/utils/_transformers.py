@@ -23,10 +23,27 @@ class ModalityTransformer(TransformerMixin, BaseEstimator):
     ``fit_transform`` hands what ``_fit`` read to ``_output``, so that the
     input is read (decoded, counted, tokenised, validated) once, not twice.
 
-    ``_learns_from_rows`` is False in a subclass whose ``fit`` reads nothing
-    from the rows but their shape and validity, so that
-    :class:`~polymodal.MultimodalUnion` with ``batch_size`` may fit it on one
-    batch and stream the rest.
+    ``_learns_from_rows`` is False in a subclass (or, when it depends on the
+    parameters, a property of the instance) whose ``fit`` reads nothing from
+    the rows but their shape and validity, and whose output for a row does
+    not depend on the other rows. :class:`~polymodal.MultimodalUnion` with
+    ``batch_size`` may then fit it on one batch and stream the rest, and
+    :func:`~polymodal.model_selection.compare_fusions`,
+    :func:`~polymodal.inspection.modality_importance` and
+    :func:`~polymodal.inspection.missing_modality_curve` compute its output
+    once for all rows and slice it per fold instead of refitting it there.
+    A pipeline qualifies through its leading steps that declare it.
+
+    This is polymodal's declaration rather than scikit-learn's
+    ``requires_fit=False`` tag on purpose. That tag says the estimator may be
+    used without ``fit`` at all: ``check_is_fitted`` then passes on an
+    unfitted instance and the common checks stop testing the not-fitted
+    error. These transformers do need ``fit`` (it validates the parameters
+    and the input and records ``n_features_in_``, the output width, the image
+    shape and feature names that ``transform`` checks against), so they keep
+    scikit-learn's fitted semantics; what they promise is narrower: fitting
+    on any rows gives the same transformer, so fitting on all rows is the
+    same as fitting on each fold's.
     """
 
     _learns_from_rows = True
