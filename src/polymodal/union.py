@@ -599,7 +599,7 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         """``fit_transform`` on rows of the table ``shared`` was computed on.
 
         ``X`` is those rows (``rows``: their positions in that table); the
-        modalities that ``shared`` holds (``_RowIndependentSteps``) are
+        modalities that ``shared`` holds (``RowIndependentSteps``) are
         not recomputed but sliced, and only their steps that learn from rows
         are fitted. The union's own clone, its blocks and its fitted state are
         then exactly those of ``fit_transform(X, y)``.
@@ -1159,7 +1159,7 @@ def _warn_failed_rows(name, failed, labels, errors):
     )
 
 
-class _RowIndependentSteps:
+class RowIndependentSteps:
     """Each modality's steps that learn nothing from rows, run once on a table.
 
     A transformer whose ``fit`` reads nothing from its rows but their shape

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
-from ..union import MultimodalUnion, _RowIndependentSteps
+from ..union import MultimodalUnion, RowIndependentSteps
 from ..utils._chance import chance_estimator
 from ..utils._sklearn_compat import (
     StrOptions,
@@ -341,7 +341,7 @@ def row_independent_steps(union, X):
     the blocks, the fitted steps, and therefore every score, are those of
     refitting every step per fold. None when no modality qualifies.
     """
-    shared = _RowIndependentSteps(union, X)
+    shared = RowIndependentSteps(union, X)
     return shared if shared.modalities else None
 
 
