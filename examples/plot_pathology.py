@@ -223,14 +223,11 @@ main(["init", str(data), "--target", "aggressive", "-o", str(config)])
 print(config.read_text())
 
 # %%
-# One choice differs from the union above: no ``loader`` line, so the
-# command line reads the tiles in grey levels (``ImageLoader``'s default),
-# and detection does not propose colour for RGB files. Adding
-# ``loader = { color = "rgb" }`` to the tile's section would read the three
-# channels; here the nuclei's density and darkness show in grey levels too,
-# so we run the file as written, without edits. (The image recipe also
-# computes :class:`~polymodal.image.ImageFeatures`' default families, HOG
-# included, and the command line's logistic regression is more strongly
+# The tiles are colour files, so detection reads them with their three
+# channels (``loader = { color = "rgb" }`` in the tile's section), as the
+# union above does. We run the file as written, without edits. (The image
+# recipe computes :class:`~polymodal.image.ImageFeatures`' default families,
+# HOG included, and the command line's logistic regression is more strongly
 # regularised, so its scores differ from those above.)
 #
 # ``polymodal compare`` cross-validates concatenation and late fusion with
@@ -257,8 +254,8 @@ main(
 
 # %%
 # Both fusions score above each modality alone here as well. The tile alone
-# scores lower than above: grey levels, other image features and a more
-# strongly regularised logistic regression.
+# scores lower than above: other image features and a more strongly
+# regularised logistic regression.
 #
 # ``polymodal predict`` reads a table in the same format; here, the first
 # five cases (the model was trained on them), with their outcome beside

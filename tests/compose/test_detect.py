@@ -379,3 +379,25 @@ def test_every_kind_has_a_recipe_of_the_config_format():
 
     for recipe, _ in KINDS.values():
         assert recipe is None or f"    {recipe} " in recipes_doc
+
+
+def test_colour_tiles_are_read_with_their_three_channels(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    paths = {"tile": [], "scan": []}
+    for i in range(12):
+        pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels, "RGB").save(tmp_path / f"tile{i}.png")
+        Image.fromarray(pixels[..., 0], "L").save(tmp_path / f"scan{i}.png")
+        paths["tile"].append(str(tmp_path / f"tile{i}.png"))
+        paths["scan"].append(str(tmp_path / f"scan{i}.png"))
+    frame = pd.DataFrame({**paths, "y": [0, 1] * 6})
+    suggestions = suggest_modalities(frame, target="y")
+    loaders = {m.name: m.loader for m in suggestions.modalities}
+    assert loaders["tile"] == {"color": "rgb"}
+    assert loaders["scan"] == {}
+    assert "colour images, read as 3 channels" in suggestions["tile"].evidence
+    text = _parses_back(suggestions, tmp_path)
+    assert 'color = "rgb"' in text
+    blocks = suggestions.to_union().fit_transform(frame)
+    assert blocks.names == ("tile", "scan")

@@ -540,6 +540,22 @@ def _image_shape(path, kind):
         return None
 
 
+def _is_color(path):
+    """Whether an image file holds colour (three samples per pixel)."""
+    try:
+        if _is_dicom(path):
+            import pydicom
+
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            return int(getattr(header, "SamplesPerPixel", 1)) == 3
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
+    except Exception:
+        return False
+
+
 def _common_shape(paths, kind):
     """The loader's ``size`` when the sampled images differ in shape, else None."""
     if kind == "dicom_series":
@@ -581,6 +597,13 @@ def _files(series, present, strings):
             if size
             else ""
         )
+        # Colour tiles (pathology) keep their three channels; a gray scan does not
+        # gain any.
+        color = kind == "image" and (
+            sum(_is_color(p) for p in existing[:5]) * 2 > len(existing[:5])
+        )
+        if color:
+            resized += "; they are colour images, read as 3 channels (RGB)"
         return _Decision(
             kind,
             len(found) / len(sample),
@@ -590,6 +613,7 @@ def _files(series, present, strings):
             + resized,
             missing_files=len(found) < len(sample),
             size=size,
+            color=color,
         )
     if looks >= _SHARE * len(sample):
         kind = max(set(k for k in by_suffix if k), key=by_suffix.count)
@@ -873,6 +897,8 @@ def _modality(name, kind, columns, decision):
         loader["on_error"] = "missing"
     if decision is not None and decision.extra.get("size"):
         loader["size"] = decision.extra["size"]
+    if decision is not None and decision.extra.get("color"):
+        loader["color"] = "rgb"
     if kind == "text" and decision is not None:
         params["language"] = decision.extra.get("language", "auto")
     if kind in ("rna", "protein"):
