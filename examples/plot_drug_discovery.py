@@ -220,8 +220,11 @@ result.plot()
 # (RDKit parses them), the protein sequences (amino-acid letters, median
 # length 120), and the four ``assay_`` columns as one panel (a shared name
 # stem). ``compound_id`` repeats (a compound is measured on several
-# proteins), so it is not an identifier of the rows; it is detected as a
-# categorical column and would enter the model as a feature.
+# proteins), so it does not name the rows; its values are codes of one
+# pattern (``CMP017``), 50 of them over 400 rows, each on several rows:
+# a repeated identifier. As no column is unique per row, it is proposed as
+# the ``groups`` column, never a feature: a model that learns a compound's
+# name would recognise the compound in the test folds.
 import tempfile
 from pathlib import Path
 
@@ -234,24 +237,13 @@ table.to_csv(data, index=False)
 print(suggest_modalities(pd.read_csv(data), target="active"))
 
 # %%
-# A compound's name is not a feature we want the model to memorise:
-# ``--groups compound_id`` makes it the group labels instead, as in
-# ``compare_fusions`` above. ``polymodal init`` prints its decisions and
+# ``polymodal init`` makes the same decisions: ``groups = "compound_id"``,
+# the group labels of ``compare_fusions`` above, so a compound's rows stay in
+# one fold (``--groups`` names another column). It prints its decisions and
 # writes them, with their evidence and alternatives, to a commented
 # configuration file.
 config = folder / "polymodal.toml"
-main(
-    [
-        "init",
-        str(data),
-        "--target",
-        "active",
-        "--groups",
-        "compound_id",
-        "-o",
-        str(config),
-    ]
-)
+main(["init", str(data), "--target", "active", "-o", str(config)])
 print(config.read_text())
 
 # %%

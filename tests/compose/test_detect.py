@@ -401,3 +401,119 @@ def test_colour_tiles_are_read_with_their_three_channels(tmp_path):
     assert 'color = "rgb"' in text
     blocks = suggestions.to_union().fit_transform(frame)
     assert blocks.names == ("tile", "scan")
+
+
+def _screen(n=400, levels=50, seed=0, **columns):
+    """Rows of repeated measurements: several per compound, with categoricals."""
+    rng = np.random.default_rng(seed)
+    of = np.concatenate([np.arange(levels), rng.integers(0, levels, n - levels)])
+    df = pd.DataFrame(
+        {
+            "compound_id": [f"C{i:03d}" for i in of],
+            "grade": rng.choice(["G1", "G2", "G3"], n),
+            "differentiation": rng.choice(
+                [
+                    "poorly differentiated",
+                    "moderately differentiated",
+                    "well differentiated",
+                    "undifferentiated",
+                ],
+                n,
+            ),
+            "sex": rng.choice(["F", "M"], n),
+            "family": rng.choice([f"PF{i:02d}" for i in range(12)], n),
+            "age": rng.integers(30, 90, n),
+            "active": rng.integers(0, 2, n),
+        }
+    )
+    for name, values in columns.items():
+        df[name] = values
+    return df
+
+
+def test_a_repeated_identifier_is_proposed_as_groups_never_a_feature(tmp_path):
+    df = _screen()
+    suggestions = suggest_modalities(df, target="active")
+    assert suggestions.groups == "compound_id"
+    column = suggestions["compound_id"]
+    assert (column.kind, column.role, column.modality) == ("identifier", "groups", None)
+    assert "50 codes over 400 rows" in column.evidence
+    assert "no column is unique per row" in column.evidence
+    # The genuine categoricals stay features.
+    for name in ("grade", "differentiation", "sex", "family"):
+        assert suggestions[name].kind == "categorical", name
+        assert suggestions[name].modality == "clinical", name
+    [clinical] = suggestions.modalities
+    assert "compound_id" not in clinical.columns
+    assert suggestions.to_config()["groups"] == "compound_id"
+    _parses_back(suggestions, tmp_path)
+
+
+def test_a_repeated_identifier_needs_no_id_like_name():
+    df = _screen()
+    df["lab_code"] = df.pop("compound_id").str.replace("C", "MRN-", regex=False)
+    suggestions = suggest_modalities(df, target="active")
+    assert suggestions.groups == "lab_code"
+    assert (
+        "one pattern of letters and digits ('MRN-" in suggestions["lab_code"].evidence
+    )
+
+
+def test_a_unique_identifier_stays_groups_and_a_repeated_one_is_an_alternative(
+    tmp_path,
+):
+    n = 400
+    df = _screen(n=n, sample_id=[f"S{i:04d}" for i in range(n)])
+    suggestions = suggest_modalities(df, target="active")
+    assert suggestions.groups == "sample_id"
+    repeated = suggestions["compound_id"]
+    assert (repeated.kind, repeated.role) == ("identifier", "unused")
+    assert "give groups='compound_id'" in repeated.evidence
+    assert "alternative groups: 'compound_id'" in suggestions["sample_id"].evidence
+    text = render_config(suggestions)
+    assert "alternative groups: 'compound_id'" in text
+    assert 'groups = "sample_id"' in text
+    assert all("compound_id" not in m.columns for m in suggestions.modalities)
+    _parses_back(suggestions, tmp_path)
+    # Given groups win over both.
+    given = suggest_modalities(df, target="active", groups="compound_id")
+    assert given.groups == "compound_id"
+    assert given["sample_id"].role == "unused"
+
+
+def test_repeated_integer_and_numeric_text_ids_need_an_id_like_name():
+    rng = np.random.default_rng(1)
+    codes = np.concatenate([np.arange(1000, 1040), rng.integers(1000, 1040, 360)])
+    df = _screen(patient=codes, visit_hour=codes - 1000)
+    suggestions = suggest_modalities(df, target="active")
+    # 'compound_id' is also a repeated identifier: the first id-like name wins.
+    assert suggestions["patient"].kind == "identifier"
+    # Integers without the name are numbers (like age, 60 repeated levels).
+    assert suggestions["visit_hour"].kind == "numeric"
+    assert suggestions["age"].kind == "numeric"
+    df = _screen(subject_no=[f"{c:05d}" for c in codes], batch=[str(c) for c in codes])
+    df = df.drop(columns="compound_id")
+    suggestions = suggest_modalities(df, target="active")
+    assert suggestions.groups == "subject_no"
+    assert suggestions["batch"].kind == "categorical"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # A skewed code column (diagnosis codes): a few levels dominate.
+        ["C50"] * 300 + [f"D{i:02d}" for i in range(25) for _ in range(4)],
+        # Words without digits: categories, however many.
+        [f"tissue{chr(97 + i % 26)}" for i in range(25) for _ in range(16)],
+        # Too few levels for the rows (under 5%).
+        [f"S{i:02d}" for i in range(15) for _ in range(27)][:400],
+        # Most levels appear once.
+        [f"P{i:03d}" for i in range(380)] + ["P000"] * 20,
+    ],
+    ids=["skewed", "words", "few-levels", "mostly-single"],
+)
+def test_code_like_categoricals_are_not_repeated_identifiers(values):
+    df = _screen(code=values).drop(columns="compound_id")
+    suggestions = suggest_modalities(df, target="active")
+    assert suggestions["code"].kind == "categorical"
+    assert suggestions.groups is None

@@ -39,7 +39,11 @@ KINDS = {
     "text": ("text", "free text (English or Chinese)"),
     "numeric": ("tabular", "numbers"),
     "categorical": ("tabular", "categories"),
-    "identifier": (None, "one value per row: proposed as groups, never a feature"),
+    "identifier": (
+        None,
+        "codes naming each row, or an entity with several rows (a patient, a "
+        "compound): proposed as groups, never a feature",
+    ),
     "date": (None, "dates: left out (derive numbers, e.g. days since, by hand)"),
     "nested": (None, "lists or mappings in cells: left out (flatten them first)"),
     "empty": (None, "every cell missing: left out"),
@@ -59,6 +63,17 @@ _ID_NAME = re.compile(
     r"(^|[_\W])(id|ids|mrn|uuid|patient|subject|record|sample)($|[_\W])|id$",
     re.IGNORECASE,
 )
+#: Names that hint at a repeated identifier (the entity several rows describe):
+#: an id token (``patient_id``, ``subjectID``, ``mrn``) or the entity alone
+#: (``patient``, ``compound``, ``case_no``); not ``id$`` words such as "steroid".
+_GROUP_NAME = re.compile(
+    r"(^|[_\W])(ids?|mrn|uuid)($|[_\W])|(?-i:[a-z](ID|Id))$"
+    r"|^(patient|subject|case|compound|donor|animal)s?([_\W]?(id|no|num|number|code|key))?$",
+    re.IGNORECASE,
+)
+#: A repeated identifier: at least this many levels, and this share of the rows.
+_GROUP_LEVELS = 20
+_GROUP_SHARE = 0.05
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _STEM = re.compile(r"^([A-Za-z]+)(?=[_.\-\s]|\d)")
@@ -421,6 +436,10 @@ def _detect(series):
         identifier = _identifier(series, present, strings)
         if identifier is not None and _ID_NAME.search(str(series.name)):
             return identifier
+        if _group_name(series.name):
+            repeated = _repeated_identifier(series, present, strings)
+            if repeated is not None:
+                return repeated
         return _Decision(
             "categorical",
             float(as_numbers.mean()),
@@ -430,7 +449,15 @@ def _detect(series):
             "sampled cells); read as categories: convert the column with "
             "pd.to_numeric to use it as numbers",
         )
-    for detector in (_files, _sequence, _smiles, _date, _identifier, _text):
+    for detector in (
+        _files,
+        _sequence,
+        _smiles,
+        _date,
+        _identifier,
+        _repeated_identifier,
+        _text,
+    ):
         decision = detector(series, present, strings)
         if decision is not None:
             return decision
@@ -452,6 +479,10 @@ def _numeric(series, present):
             list(present[:3].astype(str)),
             f"integers, one per row ({unique} of {len(series)}), and an id-like name",
         )
+    if pd.api.types.is_integer_dtype(series.dtype) and _group_name(series.name):
+        repeated = _repeated_identifier(series, present, list(present.astype(str)))
+        if repeated is not None:
+            return repeated
     kind = "integers" if pd.api.types.is_integer_dtype(series.dtype) else "numbers"
     return _Decision(
         "numeric",
@@ -729,6 +760,55 @@ def _identifier(series, present, strings):
     )
 
 
+def _group_name(name):
+    return bool(_GROUP_NAME.search(str(name)))
+
+
+def _repeated_identifier(series, present, strings):
+    """Codes naming an entity with several rows: a patient's visits, a compound's
+    assays. Such a column is the group labels; as a feature it would let a model
+    recognise the entity across folds."""
+    if len(present) < len(series):
+        return None
+    counts = present.astype(str).value_counts()
+    levels = len(counts)
+    if levels == len(series) or levels < max(_GROUP_LEVELS, _GROUP_SHARE * len(series)):
+        return None
+    if any(any(ch.isspace() for ch in v) or len(v) > 64 for v in strings):
+        return None
+    repeated = int((counts >= 2).sum())
+    if repeated < _SHARE * levels:
+        return None
+    # Entities have comparable numbers of rows; a category's levels (diagnosis
+    # codes, say) are skewed, a few of them common.
+    if counts.iloc[0] > 10 * counts.median():
+        return None
+    shapes = pd.Series([_shape(v) for v in strings]).value_counts()
+    uniform = shapes.iloc[0] >= _SHARE * len(strings) and bool(
+        re.search(r"\d", shapes.index[0])
+    )
+    named = _group_name(series.name)
+    if not (uniform or named):
+        return None
+    why = (
+        f"one pattern of letters and digits ({_example(strings[0])!r})"
+        if uniform
+        else "an id-like name"
+    )
+    if uniform and named:
+        why += " and an id-like name"
+    return _Decision(
+        "identifier",
+        1.0,
+        len(strings),
+        list(counts.index),
+        f"a repeated identifier: {levels} codes over {len(series)} rows, "
+        f"{repeated} of them on several rows (median {counts.median():g}), {why}: "
+        "group labels, never a feature",
+        repeated=True,
+    )
+
+
 def _date(series, present, strings):
     if not all(re.search(r"\d", v) and re.search(r"[-/.:]", v) for v in strings):
         return None
@@ -941,7 +1021,12 @@ def suggest_modalities(X, *, target=None, groups=None, overrides=None):
     - ``text``: at least 3 English words, or mostly Chinese characters, in at
       least 90% of the cells;
     - ``identifier``: one distinct value per row with one pattern (``P0001``)
-      or an id-like name; proposed as ``groups``, never a feature;
+      or an id-like name; or a repeated identifier: codes of one pattern of
+      letters and digits (``C017``, ``MRN-2231``) or under an id-like name
+      (``patient``, ``subject``, ``case``, ``compound``, ``..._id``), at least
+      20 levels and 5% of the rows, 90% of them on several rows and none
+      dominant (a patient's visits, a compound's assays); integers need the
+      name. Proposed as ``groups`` (a unique one first), never a feature;
     - ``date``: dates (dtype, or strings that parse as dates); left out;
     - ``numeric`` and ``categorical``: the rest, by dtype;
     - ``nested``: lists or mappings in cells (a nested Parquet column); left
@@ -962,7 +1047,8 @@ def suggest_modalities(X, *, target=None, groups=None, overrides=None):
         The target column: never a feature.
     groups : str or None, default=None
         The column of group labels (patient IDs): never a feature. By
-        default the first identifier column, preferring an id-like name.
+        default the first identifier column, preferring one unique per row,
+        then an id-like name; a repeated identifier when none is unique.
     overrides : dict or None, default=None
         ``{column: kind}`` for columns whose detected kind is wrong; a kind of
         :data:`~polymodal.compose.KINDS`, ``"drop"`` to leave a column out.
@@ -1054,17 +1140,33 @@ def suggest_modalities(X, *, target=None, groups=None, overrides=None):
         else:
             decisions[column] = _detect(X[column])
 
-    chosen = groups is not None
-    for column, decision in decisions.items():
-        if (
-            not chosen
-            and decision.kind == "identifier"
-            and (
-                groups is None
-                or (_ID_NAME.search(str(column)) and not _ID_NAME.search(str(groups)))
+    # Without groups given: the first identifier, preferring one unique per row
+    # (it names the samples), then an id-like name; a repeated identifier is
+    # proposed when no column is unique, and named as an alternative otherwise.
+    identifiers = [c for c, d in decisions.items() if d.kind == "identifier"]
+    if groups is None and identifiers:
+        groups = max(
+            identifiers,
+            key=lambda c: (
+                not decisions[c].extra.get("repeated"),
+                bool(_ID_NAME.search(str(c))),
+            ),
+        )
+        decision = decisions[groups]
+        if decision.extra.get("repeated"):
+            decision.evidence = decision.evidence.replace(
+                "group labels, never a feature",
+                "proposed as groups (no column is unique per row), never a feature",
             )
-        ):
-            groups = column
+    others = [
+        c for c in identifiers if c != groups and decisions[c].extra.get("repeated")
+    ]
+    if groups is not None and others:
+        decisions[groups].evidence += (
+            "; alternative groups: "
+            + ", ".join(repr(c) for c in others)
+            + " (repeated identifier: one group per entity rather than per row)"
+        )
 
     taken = set()
     feature_of = {}
@@ -1150,7 +1252,10 @@ def suggest_modalities(X, *, target=None, groups=None, overrides=None):
             role = "unused"
         evidence = decision.evidence
         if decision.kind == "identifier" and column != groups:
-            evidence += f"; not used ({groups!r} is the groups column)"
+            evidence += f"; not used ({groups!r} is the groups column"
+            if decision.extra.get("repeated"):
+                evidence += f"; give groups={column!r} to group by it instead"
+            evidence += ")"
         suggestions.append(
             ColumnSuggestion(
                 column=column,
