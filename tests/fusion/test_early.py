@@ -1,3 +1,5 @@
+import warnings
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -214,3 +216,81 @@ def test_reordered_modalities_are_matched_by_name(blocks):
         feature_names=dict(blocks.feature_names),
     )
     np.testing.assert_array_equal(fusion.transform(swapped), fusion.transform(blocks))
+
+
+def _mixed_blocks(n, sparse_note=False, seed=0):
+    rng = np.random.default_rng(seed)
+    clinical = rng.normal(size=(n, 5))
+    clinical[rng.random(clinical.shape) < 0.1] = np.nan
+    omics = rng.normal(size=(n, 30))
+    absent = rng.random(n) < 0.3
+    omics[absent] = np.nan
+    note = rng.random((n, 12))
+    note[note < 0.6] = 0.0
+    note[3, 2] = np.nan
+    masks = {
+        "clinical": np.ones(n, bool),
+        "omics": ~absent,
+        "note": rng.random(n) > 0.2,
+    }
+    return ModalityBlocks(
+        {
+            "clinical": clinical,
+            "omics": omics,
+            "note": sparse.csr_matrix(note) if sparse_note else note,
+        },
+        masks=masks,
+    )
+
+
+def _hstacked(fusion, blocks):
+    """The output as per-modality filled copies, hstacked."""
+    from polymodal.fusion._early import _fill
+
+    parts = [
+        _fill(block, blocks.masks[name], fusion.fill_values_[name])
+        * fusion.scales_[name]
+        for name, block in blocks.items()
+    ]
+    parts = [p.toarray() if sparse.issparse(p) else p for p in parts]
+    if fusion.indicators:
+        parts.append(np.column_stack([blocks.masks[n] for n in blocks.names]))
+    return np.hstack(parts)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"scale_blocks": True, "weights": {"omics": 2.5, "note": 0.0}},
+        {"impute": "none", "indicators": False},
+        {"impute": "zero", "scale_blocks": True},
+    ],
+)
+@pytest.mark.parametrize("sparse_note", [False, True])
+def test_dense_output_written_in_place_equals_the_stacked_blocks(params, sparse_note):
+    blocks = _mixed_blocks(200, sparse_note)
+    fusion = ConcatFusion(sparse_threshold=0, **params).fit(blocks[:150])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingModalityWarning)
+        out = fusion.transform(blocks)
+    np.testing.assert_array_equal(out, _hstacked(fusion, blocks))
+    table = fusion.set_output(transform="pandas").transform(blocks)
+    np.testing.assert_array_equal(table.to_numpy(), out)
+
+
+def test_dense_transform_peak_memory_is_close_to_its_output():
+    import tracemalloc
+
+    blocks = _mixed_blocks(4000)
+    fusion = ConcatFusion(scale_blocks=True).fit(blocks[:500])
+    fusion.transform(blocks[:10])
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        out = fusion.transform(blocks)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert peak <= 1.5 * out.nbytes

@@ -465,3 +465,25 @@ def test_inside_a_union_with_absent_and_unreadable_rows(pngs, tmp_path):
     assert np.isnan(blocks["ct"][[1, 3]]).all()
     assert not np.isnan(blocks["ct"][[0, 2, 4]]).any()
     assert blocks.feature_names["ct"][0] == "first_order_mean"
+
+
+def test_rows_written_into_the_output_peak_close_to_it():
+    import tracemalloc
+
+    images = np.random.default_rng(0).random((150, 1, 32, 32)).astype(np.float32)
+    images[[4, 70]] = np.nan
+    step = ImageFeatures(["hog", "first_order"], pixels_per_cell=4, cells_per_block=2)
+    step.fit(images[:20])
+    step.transform(images[:3])
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        out = step.transform(images)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert np.isnan(out[[4, 70]]).all() and not np.isnan(out[:4]).any()
+    assert peak <= 1.3 * out.nbytes
+    one_by_one = np.vstack([step.transform(images[[row]]) for row in range(10)])
+    np.testing.assert_array_equal(out[:10], one_by_one)

@@ -194,22 +194,40 @@ class ConcatFusion(ModalitySubsetMixin, _BlockFusion):
         warn_fused_rows_without_modality(
             self, blocks, self._given_to_empty_rows(), stacklevel=4
         )
-        parts = [
-            _fill(block, blocks.masks[name], self.fill_values_[name])
-            * self.scales_[name]
-            for name, block in blocks.items()
-        ]
-        if self.indicators:
-            parts.append(
-                np.column_stack([blocks.masks[name] for name in blocks.names]).astype(
-                    np.float64
-                )
-            )
         if self.sparse_output_:
+            parts = [
+                _fill(block, blocks.masks[name], self.fill_values_[name])
+                * self.scales_[name]
+                for name, block in blocks.items()
+            ]
+            if self.indicators:
+                parts.append(
+                    np.column_stack(
+                        [blocks.masks[name] for name in blocks.names]
+                    ).astype(np.float64)
+                )
             return sparse.hstack(parts, format="csr")
-        if not parts:
-            return np.zeros((len(blocks), 0))
-        return np.hstack([p.toarray() if sparse.issparse(p) else p for p in parts])
+        # Dense: each block is written, imputed and scaled in its own columns
+        # of the output, so that no per-modality copy and no concatenated copy
+        # live beside the output.
+        widths = [block.shape[1] for _, block in blocks.items()]
+        n_indicators = len(blocks.names) if self.indicators else 0
+        output = np.empty((len(blocks), sum(widths) + n_indicators))
+        start = 0
+        for (name, block), width in zip(blocks.items(), widths):
+            view = output[:, start : start + width]
+            start += width
+            mask = blocks.masks[name]
+            fill_values = self.fill_values_[name]
+            if sparse.issparse(block):
+                filled = _fill(block, mask, fill_values) * self.scales_[name]
+                _write_sparse(view, filled)
+            else:
+                _fill_into(view, block, mask, fill_values)
+                view *= self.scales_[name]
+        for column, name in enumerate(blocks.names[:n_indicators], start):
+            output[:, column] = blocks.masks[name]
+        return output
 
     def _given_to_empty_rows(self):
         given = {
@@ -313,3 +331,26 @@ def _fill(block, mask, fill_values):
     if nan.any():
         filled[nan] = np.broadcast_to(fill_values, filled.shape)[nan]
     return filled
+
+
+#: Rows imputed at a time in a dense block, bounding the NaN mask's size.
+_CHUNK_ROWS = 4096
+
+
+def _fill_into(out, block, mask, fill_values):
+    """Write ``block``, imputed as :func:`_fill` does, into the view ``out``."""
+    out[...] = block
+    out[~mask] = fill_values
+    for start in range(0, len(out), _CHUNK_ROWS):
+        rows = out[start : start + _CHUNK_ROWS]
+        nan = np.isnan(rows)
+        if nan.any():
+            np.copyto(rows, np.broadcast_to(fill_values, rows.shape), where=nan)
+
+
+def _write_sparse(out, block):
+    """Write a sparse block into the zero-filled view ``out``, as toarray would."""
+    out[...] = 0.0
+    coo = block.tocoo()
+    coo.sum_duplicates()
+    out[coo.row, coo.col] = coo.data

@@ -470,11 +470,15 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             return output
         n_chunks = min(effective_n_jobs(self.n_jobs), len(rows))
         if n_chunks <= 1:
-            output[rows] = _rows_features(images, rows, self.intensity_range_, plan)
+            # Each row's features go straight into the output: no list of
+            # rows and no stacked copy of the whole table besides it.
+            _fill_rows(output, images, rows, rows, self.intensity_range_, plan)
         else:
             chunks = np.array_split(rows, n_chunks)
             values = Parallel(n_jobs=self.n_jobs)(
-                delayed(_rows_features)(images, chunk, self.intensity_range_, plan)
+                delayed(_rows_features)(
+                    images, chunk, self.intensity_range_, plan, width
+                )
                 for chunk in chunks
             )
             for chunk, value in zip(chunks, values):
@@ -698,8 +702,22 @@ def _check_image_size(shape, plan):
         )
 
 
-def _rows_features(images, rows, ranges, plan):
-    """Feature rows of ``images[rows]``, each image on its own."""
+def _rows_features(images, rows, ranges, plan, width):
+    """Feature rows of ``images[rows]``, each image on its own (a worker's chunk)."""
+    output = np.empty((len(rows), width))
+    _fill_rows(output, images, rows, range(len(rows)), ranges, plan)
+    return output
+
+
+def _fill_rows(output, images, rows, targets, ranges, plan):
+    """Write the features of ``images[rows]`` into ``output[targets]``."""
+    compute = _row_computer(ranges, plan)
+    for row, target in zip(rows, targets):
+        output[target] = compute(images[row])
+
+
+def _row_computer(ranges, plan):
+    """A function from one (C, ...) image view to its feature row."""
     feature = import_optional(
         "skimage.feature",
         extra="image",
@@ -708,10 +726,8 @@ def _rows_features(images, rows, ranges, plan):
     )
     if plan.backend == "pyradiomics":
         extractor = _extractor(plan)
-        return np.stack(
-            [_pyradiomics_row(extractor, images[row], plan) for row in rows]
-        )
-    return np.stack([_row_features(feature, images[row], ranges, plan) for row in rows])
+        return lambda image: _pyradiomics_row(extractor, image, plan)
+    return lambda image: _row_features(feature, image, ranges, plan)
 
 
 def _extractor(plan):
@@ -788,8 +804,11 @@ def _check_masks(images, present, plan):
     """A ValueError naming the present rows whose mask channel is empty."""
     if plan.mask_channel is None:
         return
-    spatial = tuple(range(1, images.ndim - 1))
-    empty = present & ~(images[:, plan.mask_channel] >= 0.5).any(axis=spatial)
+    # Row by row: a boolean copy of the whole mask channel would outweigh the
+    # feature table many times over for volumes.
+    empty = np.zeros(len(images), dtype=bool)
+    for row in np.flatnonzero(present):
+        empty[row] = not (images[row, plan.mask_channel] >= 0.5).any()
     if empty.any():
         raise ValueError(
             f"ImageFeatures: rows {describe_rows(np.flatnonzero(empty))} have an "
