@@ -12,7 +12,13 @@ from sklearn.utils import check_random_state
 
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import validate_params
-from ._volumes import ct_volumes, write_volume
+from ._volumes import (
+    _HU_STORED_MAX,
+    _HU_STORED_MIN,
+    ct_dataset,
+    ct_volumes,
+    write_volume,
+)
 
 _COLUMNS = ("patient_id", "ct", "note", "dna", "age", "sex", "pack_years")
 # With volumes, the lesion mask of each CT volume follows the CT column.
@@ -59,7 +65,6 @@ _LOGIT_SCALE = 6.0
 _HU_AIR = -1000.0
 _HU_LUNG = -850.0
 _HU_SOFT_TISSUE = 40.0
-_HU_STORED_MIN, _HU_STORED_MAX = -1024.0, 3071.0
 _PNG_WINDOW = (-1000.0, 400.0)
 _CT_NOISE_HU = 25.0
 
@@ -825,35 +830,17 @@ def _write_volumes(risk, seeds, patient_ids, directory, image_format, image_size
 def _write_dicom(image, patient_id, path):
     """Write one CT slice in HU as an uncompressed DICOM file."""
     import pydicom
-    from pydicom.dataset import FileDataset, FileMetaDataset, validate_file_meta
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     # UIDs derived from the patient and the pixels keep the files reproducible.
     instance_uid = generate_uid(entropy_srcs=[patient_id, image.tobytes().hex()])
-    file_meta = FileMetaDataset()
-    file_meta.MediaStorageSOPClassUID = CTImageStorage
-    file_meta.MediaStorageSOPInstanceUID = instance_uid
-    file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    validate_file_meta(file_meta, enforce_standard=True)
-
-    dataset = FileDataset(str(path), {}, file_meta=file_meta, preamble=b"\0" * 128)
-    dataset.SOPClassUID = CTImageStorage
-    dataset.SOPInstanceUID = instance_uid
-    dataset.StudyInstanceUID = generate_uid(entropy_srcs=[instance_uid, "study"])
-    dataset.SeriesInstanceUID = generate_uid(entropy_srcs=[instance_uid, "series"])
-    dataset.Modality = "CT"
-    dataset.PatientID = patient_id
-    dataset.PatientName = patient_id
-    dataset.Rows, dataset.Columns = image.shape
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.BitsAllocated = 16
-    dataset.BitsStored = 16
-    dataset.HighBit = 15
-    dataset.PixelRepresentation = 0
-    dataset.RescaleIntercept = _HU_STORED_MIN
-    dataset.RescaleSlope = 1
-    dataset.RescaleType = "HU"
-    dataset.PixelData = np.round(image - _HU_STORED_MIN).astype("<u2").tobytes()
+    dataset = ct_dataset(
+        path,
+        image,
+        patient_id=patient_id,
+        instance_uid=instance_uid,
+        study_uid=generate_uid(entropy_srcs=[instance_uid, "study"]),
+        series_uid=generate_uid(entropy_srcs=[instance_uid, "series"]),
+    )
     # pydicom 2.4 and 3 both take the encoding from the transfer syntax.
     pydicom.dcmwrite(path, dataset)

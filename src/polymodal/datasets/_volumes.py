@@ -253,13 +253,48 @@ def _ras_affine(spacing, origin):
     return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
 
 
+def ct_dataset(path, hu, *, patient_id, instance_uid, study_uid, series_uid):
+    """A CT image of one slice in HU, stored as ``HU + 1024`` in uint16.
+
+    The file meta, identifiers and pixel module that every CT file of the
+    built-in cohort carries; the caller adds geometry and writes it.
+    """
+    from pydicom.dataset import FileDataset, FileMetaDataset, validate_file_meta
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    validate_file_meta(meta, enforce_standard=True)
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = instance_uid
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.Modality = "CT"
+    ds.PatientID = patient_id
+    ds.PatientName = patient_id
+    ds.Rows, ds.Columns = hu.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.RescaleIntercept = _HU_STORED_MIN
+    ds.RescaleSlope = 1
+    ds.RescaleType = "HU"
+    ds.PixelData = np.round(hu - _HU_STORED_MIN).astype("<u2").tobytes()
+    return ds
+
+
 def _write_series(volume, patient_id, folder, spacing, origin):
     """Write one axial CT slice file per z, storing HU + 1024 as uint16."""
     pydicom = import_optional(
         "pydicom", extra="image", needed_for="Writing DICOM series"
     )
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import generate_uid
 
     folder.mkdir(parents=True, exist_ok=True)
     dz, dy, dx = spacing
@@ -268,23 +303,17 @@ def _write_series(volume, patient_id, folder, spacing, origin):
     study_uid = generate_uid(entropy_srcs=[*entropy, "study"])
     series_uid = generate_uid(entropy_srcs=[*entropy, "series"])
     frame_uid = generate_uid(entropy_srcs=[*entropy, "frame"])
-    stored = np.round(volume - _HU_STORED_MIN).astype("<u2")
-    for k, pixels in enumerate(stored):
-        instance_uid = generate_uid(entropy_srcs=[*entropy, "slice", str(k)])
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = instance_uid
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for k, hu in enumerate(volume):
         path = folder / f"CT{k + 1:04d}.dcm"
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = instance_uid
-        ds.StudyInstanceUID = study_uid
-        ds.SeriesInstanceUID = series_uid
+        ds = ct_dataset(
+            path,
+            hu,
+            patient_id=patient_id,
+            instance_uid=generate_uid(entropy_srcs=[*entropy, "slice", str(k)]),
+            study_uid=study_uid,
+            series_uid=series_uid,
+        )
         ds.FrameOfReferenceUID = frame_uid
-        ds.Modality = "CT"
-        ds.PatientID = patient_id
-        ds.PatientName = patient_id
         ds.SeriesNumber = 1
         ds.InstanceNumber = k + 1
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
@@ -296,17 +325,6 @@ def _write_series(volume, patient_id, folder, spacing, origin):
         ds.PixelSpacing = [round(dy, 6), round(dx, 6)]
         ds.SliceThickness = round(dz, 6)
         ds.SpacingBetweenSlices = round(dz, 6)
-        ds.Rows, ds.Columns = pixels.shape
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 0
-        ds.RescaleIntercept = _HU_STORED_MIN
-        ds.RescaleSlope = 1
-        ds.RescaleType = "HU"
         ds.WindowCenter, ds.WindowWidth = -600, 1500
-        ds.PixelData = pixels.tobytes()
         # pydicom 2.4 and 3 both take the encoding from the transfer syntax.
         pydicom.dcmwrite(path, ds)
