@@ -40,17 +40,17 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+# The candidates, image size and metrics of compare_cost.py: the same workload.
+from compare_cost import IMAGE_SIDE, METRICS, fusions, heads  # noqa: E402
 from joblib import Parallel, delayed, parallel_config  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from polymodal import MultimodalUnion  # noqa: E402
 from polymodal.datasets import make_patients  # noqa: E402
-from polymodal.fusion import AverageFusion, ConcatFusion  # noqa: E402
 from polymodal.image import ImageFeatures, ImageLoader  # noqa: E402
 from polymodal.model_selection import compare_fusions  # noqa: E402
 from polymodal.model_selection._compare import row_independent_steps  # noqa: E402
@@ -58,8 +58,6 @@ from polymodal.model_selection._compare import row_independent_steps  # noqa: E4
 RESULTS = Path(__file__).parent / "results" / "parallel.md"
 SIZES = (1000, 4000)
 QUICK_SIZES = (200,)
-IMAGE_SIDE = 64
-METRICS = ["roc_auc", "average_precision", "balanced_accuracy"]
 TARGET = 1.6
 
 
@@ -73,24 +71,6 @@ def make_union():
     return MultimodalUnion(
         [("ct", ct, "ct"), ("clinical", StandardScaler(), ["age", "pack_years"])]
     )
-
-
-def fusions():
-    return {
-        "concat": ConcatFusion(),
-        "average": AverageFusion(n_components=2, random_state=0),
-    }
-
-
-def heads():
-    logistic = {
-        f"lr C={c}": make_pipeline(
-            StandardScaler(), LogisticRegression(C=c, max_iter=5000)
-        )
-        for c in (0.01, 0.1, 1.0)
-    }
-    forest = RandomForestClassifier(n_estimators=100, n_jobs=1, random_state=0)
-    return {**logistic, "random forest": forest}
 
 
 def load():
