@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import TransformerMixin, clone
@@ -23,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._bad_cells import failure_note, locate_bad_cells
 from ._blocks import ModalityBlocks, prefixed_feature_names
 from .exceptions import RowFailureWarning
+from .utils._parallel import RecordingWarnings, reissue_warnings
 from .utils._sklearn_compat import (
     HasMethods,
     Hidden,
@@ -1191,7 +1193,7 @@ class RowIndependentSteps:
         The whole table; later unions see subsets of its rows.
     """
 
-    def __init__(self, union, X):
+    def __init__(self, union, X, *, n_jobs=None):
         resolver = clone(union)
         resolver._validate_transformers()
         X = resolver._check_input(X, reset=True)
@@ -1212,28 +1214,43 @@ class RowIndependentSteps:
                 prefix = prefix[:n_steps]
             X_m = resolver._select(X, *resolver._input_columns[name])
             self.modalities[name] = _SharedModality(
-                prefix, n_steps, X_m, name, resolver.batch_size
+                prefix, n_steps, X_m, name, resolver.batch_size, n_jobs
             )
 
     def __contains__(self, name):
         return name in self.modalities
 
+    def __sizeof__(self):
+        # What dask's ``sizeof`` reads: over 1 kB, joblib's dask backend
+        # scatters the record once per call instead of sending it with every
+        # fold's task.
+        return object.__sizeof__(self) + sum(
+            modality.nbytes for modality in self.modalities.values()
+        )
+
 
 class _SharedModality:
     """One modality's row-independent steps, fitted and applied on every row."""
 
-    def __init__(self, prefix, n_steps, X_m, name, batch_size):
-        present, rows, output, _ = _modality_output(
-            prefix,
-            X_m,
-            None,
-            name=name,
-            fit=True,
-            params={},
-            on_error="raise",
-            message=None,
-            batch_size=batch_size,
-        )
+    def __init__(self, prefix, n_steps, X_m, name, batch_size, n_jobs):
+        present = ~missing_rows(X_m)
+        rows = np.flatnonzero(present)
+        n_chunks = min(effective_n_jobs(n_jobs), rows.size)
+        output = None
+        if n_chunks > 1:
+            output = _output_in_chunks(prefix, X_m, rows, n_chunks, name, batch_size)
+        if output is None:
+            present, rows, output, _ = _modality_output(
+                prefix,
+                X_m,
+                None,
+                name=name,
+                fit=True,
+                params={},
+                on_error="raise",
+                message=None,
+                batch_size=batch_size,
+            )
         failed_rows = _all_nan_rows(_as_block_output(output, name, rows.size))
         labels = _labels_of(X_m)
         if failed_rows.any():
@@ -1248,6 +1265,18 @@ class _SharedModality:
         self.position = np.cumsum(present) - 1
         self.output = output
         self.labels = labels
+
+    @property
+    def nbytes(self):
+        """Bytes of the output (dense, sparse or a table), for dask's sizeof."""
+        if sparse.issparse(self.output):
+            return sum(
+                part.nbytes
+                for part in (self.output.data, self.output.indices, self.output.indptr)
+            )
+        if isinstance(self.output, pd.DataFrame):
+            return int(self.output.memory_usage(deep=True).sum())
+        return int(getattr(self.output, "nbytes", 0))
 
     def process(
         self, trans, X_m, y, rows, *, fit, weight, template, input_names, message
@@ -1298,6 +1327,47 @@ class _SharedModality:
             input_names=input_names,
             reported=self.failed[rows_in],
         )
+
+
+def _output_in_chunks(prefix, X_m, rows, n_chunks, name, batch_size):
+    """The row-independent ``prefix`` on the present rows, chunks in parallel.
+
+    ``prefix`` is fitted on the first row (it learns nothing from rows), then
+    each of ``n_chunks`` runs of ``rows`` is transformed by its own task, in
+    batches of ``batch_size``. The result is the output of
+    ``prefix.fit_transform`` on those rows, row for row. None when a chunk
+    fails, or when the output is of a kind that cannot be stacked: the serial
+    computation then runs instead, and raises the error naming the bad rows.
+    """
+    chunks = np.array_split(rows, n_chunks)
+    try:
+        with config_context(transform_output="default"):
+            prefix.fit(_safe_indexing(X_m, rows[:1]))
+        results = Parallel(n_jobs=n_chunks)(
+            delayed(RecordingWarnings(_chunk_output))(
+                prefix, _safe_indexing(X_m, chunk), name, batch_size
+            )
+            for chunk in chunks
+        )
+    except Exception:
+        return None
+    outputs = [output for output, _ in results]
+    if all(isinstance(output, np.ndarray) for output in outputs):
+        output = np.concatenate(outputs, axis=0)
+    elif all(sparse.issparse(output) for output in outputs):
+        output = sparse.vstack(outputs, format=outputs[0].format)
+    elif all(isinstance(output, pd.DataFrame) for output in outputs):
+        output = pd.concat(outputs)
+    else:
+        return None
+    # Past this helper and the constructors of the record and its modality.
+    reissue_warnings((caught for _, caught in results), stacklevel=4)
+    return output
+
+
+def _chunk_output(prefix, X_chunk, name, batch_size):
+    with config_context(transform_output="default"):
+        return _in_batches(prefix.transform, X_chunk, batch_size, name)
 
 
 def _shared_part(shared, name, rows):

@@ -47,10 +47,10 @@ def pipeline():
 
 def without_sharing(monkeypatch, function, *args, **kwargs):
     with monkeypatch.context() as patch:
-        patch.setattr(_common, "shared_steps", lambda *a: None)
+        patch.setattr(_common, "shared_steps", lambda *a, **k: None)
         for module in ("_importance", "_curve"):
             patch.setattr(
-                f"polymodal.inspection.{module}.shared_steps", lambda *a: None
+                f"polymodal.inspection.{module}.shared_steps", lambda *a, **k: None
             )
         return function(*args, **kwargs)
 

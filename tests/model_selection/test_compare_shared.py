@@ -5,6 +5,7 @@ which is what compare_fusions did before: per fold, the union refitted on
 the training rows. Scores are compared as exact floats.
 """
 
+import sys
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from polymodal import MultimodalUnion
+from polymodal import union as union_module
 from polymodal.datasets import make_patients
 from polymodal.exceptions import RowFailureWarning
 from polymodal.fusion import AverageFusion, ConcatFusion
@@ -23,7 +25,7 @@ from polymodal.image import ImageFeatures, ImageLoader, ImagePreprocessor
 from polymodal.model_selection import _compare, compare_fusions
 from polymodal.molecule import MorganFingerprint
 from polymodal.sequence import KmerVectorizer, OneHotSequenceEncoder
-from polymodal.union import _row_independent_steps
+from polymodal.union import RowIndependentSteps, _row_independent_steps
 
 pytest.importorskip("PIL")
 
@@ -72,7 +74,7 @@ def run(union, X, y, *, shared=True, **kwargs):
     if shared:
         return compare_fusions(union, X, y, **kwargs)
     original = _compare.row_independent_steps
-    _compare.row_independent_steps = lambda union, X: None
+    _compare.row_independent_steps = lambda union, X, n_jobs=None: None
     try:
         return compare_fusions(union, X, y, **kwargs)
     finally:
@@ -203,3 +205,73 @@ def test_parallel_folds_give_the_serial_scores(cohort):
     serial = run(make_union(StandardScaler()), X, y)
     parallel = run(make_union(StandardScaler()), X, y, n_jobs=2)
     assert_same(parallel, serial, X)
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_rows_computed_in_parallel_chunks_equal_the_serial_computation(
+    cohort, batch_size, monkeypatch
+):
+    X, _ = cohort
+    computed = []
+    in_chunks = union_module._output_in_chunks
+    monkeypatch.setattr(
+        union_module,
+        "_output_in_chunks",
+        lambda *args: computed.append(in_chunks(*args)) or computed[-1],
+    )
+    X = X.assign(dna=X["dna"].where(np.arange(len(X)) % 5 != 0))
+    union = MultimodalUnion(
+        [
+            ("ct", make_union().transformers[0][1], "ct"),
+            ("dna", KmerVectorizer(k=3), "dna"),
+        ],
+        batch_size=batch_size,
+    )
+    serial = RowIndependentSteps(union, X)
+    assert not computed
+    parallel = RowIndependentSteps(union, X, n_jobs=2)
+    # Both modalities were computed in chunks, not by the serial fallback.
+    assert len(computed) == 2 and all(output is not None for output in computed)
+    for name in ("ct", "dna"):
+        expected, got = serial.modalities[name], parallel.modalities[name]
+        np.testing.assert_array_equal(got.present, expected.present)
+        np.testing.assert_array_equal(got.failed, expected.failed)
+        if name == "dna":
+            assert got.output.format == expected.output.format == "csr"
+            got_values, expected_values = (
+                got.output.toarray(),
+                expected.output.toarray(),
+            )
+        else:
+            got_values, expected_values = got.output, expected.output
+        np.testing.assert_array_equal(got_values, expected_values)
+    # Large enough for dask's sizeof to scatter it once rather than per task.
+    assert sys.getsizeof(parallel) > parallel.modalities["ct"].output.nbytes
+
+
+def test_a_failing_chunk_raises_the_serial_error_naming_its_row(cohort):
+    X, _ = cohort
+    X = X.copy()
+    X.loc[X.index[60], "ct"] = "/nonexistent/scan.png"
+    messages = []
+    for n_jobs in (None, 2):
+        with pytest.raises(ValueError, match="Row 60: cannot read") as error:
+            RowIndependentSteps(make_union(), X, n_jobs=n_jobs)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert "scan.png" in messages[0]
+
+
+def test_unreadable_rows_found_in_parallel_chunks_are_named_once(cohort):
+    X, _ = cohort
+    X = X.copy()
+    X.loc[X.index[[3, 80]], "ct"] = "/nonexistent/scan.png"
+    union = make_union(on_error="missing")
+    for n_jobs in (None, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            shared = RowIndependentSteps(union, X, n_jobs=n_jobs)
+        failures = [w for w in caught if issubclass(w.category, RowFailureWarning)]
+        assert len(failures) == 1
+        assert "[3, 80]" in str(failures[0].message)
+        assert shared.modalities["ct"].failed[[3, 80]].all()

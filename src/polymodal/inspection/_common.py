@@ -118,17 +118,20 @@ def subset_pipeline(estimator, union_name, modalities, keep):
     return pipe.set_params(**params)
 
 
-def shared_steps(estimator, union_name, X):
+def shared_steps(estimator, union_name, X, *, n_jobs=None):
     """The union's steps that learn nothing from rows, run once on all of X.
 
     See :func:`polymodal.model_selection._compare.row_independent_steps`:
     each fold's refit slices their output instead of computing it again, and
     fits only the steps that learn from rows, which gives the same fitted
-    pipeline. None when no modality qualifies.
+    pipeline. None when no modality qualifies. ``n_jobs`` chunks of rows are
+    computed in parallel.
     """
     from ..model_selection._compare import row_independent_steps
 
-    return row_independent_steps(estimator.named_steps[union_name], X)
+    return row_independent_steps(
+        estimator.named_steps[union_name], X, n_jobs=n_jobs
+    )
 
 
 def fit_fold(estimator, X, y, train, test, shared=None):

@@ -152,7 +152,7 @@ def missing_modality_curve(
     scorer = check_single_scoring(estimator, scoring, caller)
     rng = check_random_state(random_state)
     splits = make_splits(estimator, X, y, cv, groups, rng)
-    shared = shared_steps(estimator, union_name, X)
+    shared = shared_steps(estimator, union_name, X, n_jobs=n_jobs)
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_curve_fold)(

@@ -203,7 +203,7 @@ def modality_importance(
     scorer = check_single_scoring(estimator, scoring, caller)
     rng = check_random_state(random_state)
     splits = make_splits(estimator, X, y, cv, groups, rng)
-    shared = shared_steps(estimator, union_name, X)
+    shared = shared_steps(estimator, union_name, X, n_jobs=n_jobs)
     everything = tuple(modalities)
 
     if method == "permutation":

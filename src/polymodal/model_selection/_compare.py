@@ -22,6 +22,7 @@ from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion, RowIndependentSteps
 from ..utils._chance import chance_estimator
+from ..utils._parallel import RecordingWarnings, reissue_warnings
 from ..utils._sklearn_compat import (
     StrOptions,
     _num_samples,
@@ -190,18 +191,16 @@ def compare_fusions(
         Folds run in parallel through joblib, so they follow
         :func:`joblib.parallel_config`: with
         ``joblib.parallel_config(backend="dask")`` and a
-        ``dask.distributed.Client``, the folds run on the dask cluster. One
-        task per fold carries the table, the target and the row-independent
-        blocks (computed once, in this process, before the folds start):
-        loky memory-maps numpy arrays over 1 MB rather than pickling them
-        per task. The dask backend scatters, once per call, only arguments
-        that dask's ``sizeof`` finds over 1 kB (the table, the target), not
-        the blocks' record, which then travels in every task: name it in
-        ``parallel_config(backend="dask", scatter=[...])`` to send it once.
-        Warnings raised in a fold are recorded
-        there and issued in this process after the folds, in fold order and
+        ``dask.distributed.Client``, the folds run on the dask cluster. The
+        row-independent blocks are computed first, each modality's rows split
+        into ``n_jobs`` chunks computed in parallel; then one task per fold
+        carries the table, the target and those blocks. loky memory-maps numpy
+        arrays over 1 MB rather than pickling them per task; the dask backend
+        scatters each of them once per call. Warnings raised in a task are
+        recorded there and issued in this process afterwards, in task order and
         once per category and message, so they are the same whatever
-        ``n_jobs`` and the backend.
+        ``n_jobs`` and the backend. Scores do not depend on ``n_jobs`` or the
+        backend.
     verbose : int, default=0
         Print progress per fold.
     random_state : int, RandomState instance or None, default=None
@@ -305,9 +304,9 @@ def compare_fusions(
             "the other fusion steps need heads that take features."
         )
     scorers = {metric: check_scoring(first_head, scoring=metric) for metric in metrics}
-    shared = row_independent_steps(union, X)
+    shared = row_independent_steps(union, X, n_jobs=n_jobs)
     fold_results = Parallel(n_jobs=n_jobs)(
-        delayed(_score_fold)(
+        delayed(RecordingWarnings(_score_fold))(
             union,
             shared,
             X,
@@ -325,7 +324,8 @@ def compare_fusions(
         for fold, (train, test) in enumerate(splits)
     )
     records = [record for fold_records, _ in fold_results for record in fold_records]
-    _reissue_warnings(caught for _, caught in fold_results)
+    # Level 3: past compare_fusions and its parameter check, at the caller's line.
+    reissue_warnings((caught for _, caught in fold_results), stacklevel=3)
     scores = pd.DataFrame.from_records(records)
     chance = cross_validate(
         chance_estimator(first_head), X, y, cv=splits, scoring=scorers
@@ -342,7 +342,7 @@ def compare_fusions(
     return comparison
 
 
-def row_independent_steps(union, X):
+def row_independent_steps(union, X, *, n_jobs=None):
     """The union's row-independent steps run once on all of ``X``, or None.
 
     Each modality whose transformer learns nothing from its rows (its
@@ -351,9 +351,11 @@ def row_independent_steps(union, X):
     refit slice that output and fit only the steps that learn from rows. An
     image's features do not depend on which other rows share its fold, so
     the blocks, the fitted steps, and therefore every score, are those of
-    refitting every step per fold. None when no modality qualifies.
+    refitting every step per fold. None when no modality qualifies. With
+    ``n_jobs``, each modality's rows are split into that many chunks computed
+    in parallel.
     """
-    shared = RowIndependentSteps(union, X)
+    shared = RowIndependentSteps(union, X, n_jobs=n_jobs)
     return shared if shared.modalities else None
 
 
@@ -447,43 +449,7 @@ def _pipeline(union, fusions, heads, candidate):
     )
 
 
-def _reissue_warnings(per_fold):
-    """Warn, in this process, what the folds recorded: in fold order, once each.
-
-    A warning raised in a worker process (``n_jobs > 1``, a dask cluster)
-    would otherwise be printed there, in Python's default format, and never
-    reach this process's filters, ``pytest.warns`` or the command line's
-    one-line format; the folds record theirs instead, and the same warnings
-    are issued here whatever ``n_jobs`` and the backend. Each (category,
-    message) is issued once, where the first fold raised it.
-    """
-    seen = set()
-    for caught in per_fold:
-        for warning in caught:
-            key = (type(warning), str(warning))
-            if key in seen:
-                continue
-            seen.add(key)
-            # Level 4: past this helper, compare_fusions and its parameter
-            # check, at the caller's line.
-            warnings.warn(warning, stacklevel=4)
-
-
-def _score_fold(*args):
-    """``_score_fold_records`` with the warnings it raises recorded, not shown.
-
-    Returns the fold's records and the warnings it raised, in that order,
-    for :func:`_reissue_warnings`. Every occurrence is recorded (the filter is "always" here, so that a worker process that
-    already showed a warning in an earlier fold records it again); this
-    process's filters decide what is shown.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        records = _score_fold_records(*args)
-    return records, [record.message for record in caught]
-
-
-def _score_fold_records(
+def _score_fold(
     union,
     shared,
     X,
