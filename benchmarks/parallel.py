@@ -53,7 +53,7 @@ from polymodal import MultimodalUnion  # noqa: E402
 from polymodal.datasets import make_patients  # noqa: E402
 from polymodal.image import ImageFeatures, ImageLoader  # noqa: E402
 from polymodal.model_selection import compare_fusions  # noqa: E402
-from polymodal.model_selection._compare import row_independent_steps  # noqa: E402
+from polymodal.union._row_independent import row_independent_steps  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "parallel.md"
 SIZES = (1000, 4000)

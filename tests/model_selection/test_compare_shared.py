@@ -17,7 +17,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from polymodal import MultimodalUnion
-from polymodal import union as union_module
 from polymodal.datasets import make_patients
 from polymodal.exceptions import RowFailureWarning
 from polymodal.fusion import AverageFusion, ConcatFusion
@@ -25,7 +24,11 @@ from polymodal.image import ImageFeatures, ImageLoader, ImagePreprocessor
 from polymodal.model_selection import _compare, compare_fusions
 from polymodal.molecule import MorganFingerprint
 from polymodal.sequence import KmerVectorizer, OneHotSequenceEncoder
-from polymodal.union import RowIndependentSteps, _row_independent_steps
+from polymodal.union import _row_independent as union_module
+from polymodal.union._row_independent import (
+    RowIndependentSteps,
+    _row_independent_steps,
+)
 
 pytest.importorskip("PIL")
 

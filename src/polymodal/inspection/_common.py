@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_consistent_length
 
 from ..union import REMAINDER, MultimodalUnion
+from ..union._row_independent import fit_pipeline, row_independent_steps
 from ..utils._sklearn_compat import _safe_indexing
 from ..utils._splits import shuffled_splitter
 from ..utils._table import dict_to_frame
@@ -121,17 +122,13 @@ def subset_pipeline(estimator, union_name, modalities, keep):
 def shared_steps(estimator, union_name, X, *, n_jobs=None):
     """The union's steps that learn nothing from rows, run once on all of X.
 
-    See :func:`polymodal.model_selection._compare.row_independent_steps`:
+    See :func:`polymodal.union._row_independent.row_independent_steps`:
     each fold's refit slices their output instead of computing it again, and
     fits only the steps that learn from rows, which gives the same fitted
     pipeline. None when no modality qualifies. ``n_jobs`` chunks of rows are
     computed in parallel.
     """
-    from ..model_selection._compare import row_independent_steps
-
-    return row_independent_steps(
-        estimator.named_steps[union_name], X, n_jobs=n_jobs
-    )
+    return row_independent_steps(estimator.named_steps[union_name], X, n_jobs=n_jobs)
 
 
 def fit_fold(estimator, X, y, train, test, shared=None):
@@ -140,8 +137,6 @@ def fit_fold(estimator, X, y, train, test, shared=None):
     ``shared`` (from :func:`shared_steps` on the same ``X``) spares the refit
     the union's row-independent steps.
     """
-    from ..model_selection._compare import fit_pipeline
-
     fitted = fit_pipeline(
         clone(estimator), _safe_indexing(X, train), y[train], shared, train
     )
@@ -157,7 +152,7 @@ def fit_and_score(estimator, X, y, train, test, scorer, shared=None):
     fitted, X_test, y_test = fit_fold(estimator, X, y, train, test, shared)
     if shared is None:
         return float(scorer(fitted, X_test, y_test))
-    blocks = fitted.steps[0][1]._transform_sharing(X_test, shared, test)
+    blocks = shared.transform(fitted.steps[0][1], X_test, test)
     return float(scorer(fitted[1:], blocks, y_test))
 
 

@@ -66,6 +66,8 @@ FORMER_LOCATIONS = {
     "polymodal.fusion._late.StackingFusionClassifier": (
         "polymodal.fusion.StackingFusionClassifier"
     ),
+    # union.py became the polymodal.union package.
+    "polymodal.union.MultimodalUnion": "polymodal.MultimodalUnion",
 }
 
 

@@ -20,12 +20,12 @@ from sklearn.utils.validation import check_consistent_length
 
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
-from ..union import MultimodalUnion, RowIndependentSteps
+from ..union import MultimodalUnion
+from ..union._row_independent import fit_pipeline, row_independent_steps
 from ..utils._chance import chance_estimator
 from ..utils._parallel import RecordingWarnings, reissue_warnings
 from ..utils._sklearn_compat import (
     StrOptions,
-    _num_samples,
     _safe_indexing,
     validate_params,
 )
@@ -342,46 +342,6 @@ def compare_fusions(
     return comparison
 
 
-def row_independent_steps(union, X, *, n_jobs=None):
-    """The union's row-independent steps run once on all of ``X``, or None.
-
-    Each modality whose transformer learns nothing from its rows (its
-    ``_learns_from_rows`` is False, for a pipeline that of its leading steps)
-    is fitted and applied once to every row; each fold's union and the final
-    refit slice that output and fit only the steps that learn from rows. An
-    image's features do not depend on which other rows share its fold, so
-    the blocks, the fitted steps, and therefore every score, are those of
-    refitting every step per fold. None when no modality qualifies. With
-    ``n_jobs``, each modality's rows are split into that many chunks computed
-    in parallel.
-    """
-    shared = RowIndependentSteps(union, X, n_jobs=n_jobs)
-    return shared if shared.modalities else None
-
-
-def fit_pipeline(pipe, X, y, shared, rows=None):
-    """``pipe.fit(X, y)`` for a Pipeline whose first step is the union.
-
-    With ``shared`` (from :func:`row_independent_steps` on a table whose
-    rows ``rows``, all by default, are ``X``) the union's row-independent
-    steps are not run again; the later steps are fitted as ``Pipeline.fit``
-    fits them.
-    """
-    if shared is None:
-        return pipe.fit(X, y)
-    _, union = pipe.steps[0]
-    if rows is None:
-        rows = np.arange(_num_samples(X))
-    Xt = union._fit_transform_sharing(X, y, shared, rows)
-    for _, step in pipe.steps[1:-1]:
-        if step is not None and not (isinstance(step, str) and step == "passthrough"):
-            Xt = step.fit_transform(Xt, y)
-    _, final = pipe.steps[-1]
-    if final is not None and not (isinstance(final, str) and final == "passthrough"):
-        final.fit(Xt, y)
-    return pipe
-
-
 def _metrics(scoring, classifier, y):
     if scoring is None:
         if not classifier:
@@ -472,10 +432,8 @@ def _score_fold(
         blocks_train = fold_union.fit_transform(X_train, y_train)
         blocks_test = fold_union.transform(X_test)
     else:
-        blocks_train = fold_union._fit_transform_sharing(
-            X_train, y_train, shared, train
-        )
-        blocks_test = fold_union._transform_sharing(X_test, shared, test)
+        blocks_train = shared.fit_transform(fold_union, X_train, y_train, train)
+        blocks_test = shared.transform(fold_union, X_test, test)
     extraction = time.perf_counter() - start
     fused = {}
     records = []
