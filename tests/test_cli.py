@@ -1,4 +1,5 @@
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -348,8 +349,12 @@ def test_init_names_a_wrong_target(tmp_path, capsys):
     [
         ("outcome", [0, 1] * 4, "the target column 'outcome' is not in"),
         ("diagnosis", [0.5, 1.5, 2.5, 3.5] * 2, "holds continuous values"),
-        ("diagnosis", [0, 1, 1, 1, 1, 1, 1, 1], "class 0 of 'diagnosis' has 1 rows"),
-        ("diagnosis", [0, 1, None, 1, 0, 1, 0, 1], "is empty in 1 rows (first: 2)"),
+        (
+            "diagnosis",
+            [0, 1, 1, 1, 1, 1, 1, 1],
+            "class 0 of 'diagnosis' has 1 row (rows per class: 0: 1, 1: 7)",
+        ),
+        ("diagnosis", [0, 1, None, 1, 0, 1, 0, 1], "is empty in 1 rows (first: P0003)"),
     ],
 )
 def test_a_bad_target_is_a_user_error(tmp_path, capsys, target, values, message):
@@ -865,6 +870,8 @@ def test_repeats_with_groups_keep_each_group_in_one_fold(tmp_path, capsys):
     # The code rebuilds the union from the config, patterns resolved again.
     code = report.split("```python\n")[1].split("```")[0]
     assert "read_config(" in code
+    assert "from polymodal.compose import read_config" in code
+    assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     expected = next(r for r in results["statistics"] if r["candidate"] == best)
@@ -873,6 +880,18 @@ def test_repeats_with_groups_keep_each_group_in_one_fold(tmp_path, capsys):
         exec(compile(code, "report.md", "exec"), namespace)
     again = namespace["result"].to_frame().loc[best]
     assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
+
+
+def assert_imports_are_public(code):
+    """The reproduction code imports no private module or name (``._x``)."""
+    imports = [
+        line.strip()
+        for line in code.splitlines()
+        if line.strip().startswith(("import ", "from "))
+    ]
+    assert imports
+    for line in imports:
+        assert not re.search(r"(^|[\s.,])_[A-Za-z]", line), line
 
 
 def test_the_report_states_the_candidates_and_reproduces_the_best(
@@ -890,6 +909,7 @@ def test_the_report_states_the_candidates_and_reproduces_the_best(
     assert f"scikit-learn {sklearn.__version__}" in report
     assert report.rstrip().endswith("```")
     code = report.split("```python\n")[1].split("```")[0]
+    assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     expected = next(row for row in results["statistics"] if row["candidate"] == best)
@@ -914,6 +934,7 @@ def test_the_reproduction_code_runs_for_baselines_and_pairs(
     assert main([*argv, "--fusions", "concat", "--heads", "logistic", "knn"]) == 0
     capsys.readouterr()
     code = (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+    assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     expected = next(r for r in results["statistics"] if r["candidate"] == winner)
     namespace = {}
@@ -1106,6 +1127,71 @@ def test_a_duplicate_column_name(tmp_path, capsys):
     )
     err = fails(_bad_table(tmp_path, text), capsys)
     assert "the column name 'age' appears twice in the header" in err
+
+
+def test_init_says_that_compare_refuses_numbers_mixed_with_text(tmp_path, capsys):
+    weight = ["70", "81", "n/a kg", "65", "90", "72", "77", "68"]
+    data = tmp_path / "bad.csv"
+    _clinical().assign(weight=weight).to_csv(data, index=False)
+    config = tmp_path / "polymodal.toml"
+    argv = ["init", str(data), "--target", "diagnosis", "-o", str(config)]
+    assert main(argv) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "numbers mixed with text: 7 of 8 sampled cells are numbers" in printed
+    assert "(e.g. 'n/a kg')" in printed
+    assert "polymodal compare refuses the column" in printed
+    # And it does, naming the column and the cell.
+    err = fails(["compare", str(data), "--config", str(config), *QUICK], capsys)
+    assert "the column 'weight' of" in err and "'n/a kg', row 2" in err
+
+
+def test_bad_cells_are_named_by_patient_id(tmp_path, capsys):
+    weight = ["70", "81", "n/a kg", "65", "90", "72", "77", "68"]
+    table = _clinical().assign(weight=weight)
+    table.insert(0, "patient_id", [f"P{i}" for i in range(8)])
+    err = fails(_bad_table(tmp_path, table), capsys)
+    assert "(first: 'n/a kg', row 'P2')" in err
+    table = table.assign(weight=70.0, diagnosis=[0, 1, None, 1, 0, 1, None, 1])
+    err = fails(_bad_table(tmp_path, table), capsys)
+    assert "is empty in 2 rows (first: P2, P6)" in err
+
+
+def test_a_target_of_one_text_class(tmp_path, capsys):
+    table = _clinical().assign(diagnosis="yes")
+    err = fails(_bad_table(tmp_path, table), capsys)
+    assert "the target column 'diagnosis' holds one class only ('yes')" in err
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            ["CT", "MR", "MR"],
+            "class 'CT' of 'diagnosis' has 1 row (rows per class: CT: 1, MR: 2); "
+            "every class needs 2 rows or more",
+        ),
+        (
+            ["CT", "CT", "MR", "MR", "MR"],
+            "class 'CT' of 'diagnosis' has 2 rows (rows per class: CT: 2, MR: 3); "
+            "fewer than the 5 folds of --cv: lower --cv",
+        ),
+    ],
+    ids=["one row of a class", "fewer rows than folds"],
+)
+def test_classes_too_small_to_cross_validate(tmp_path, capsys, labels, message):
+    # pydicom's three sample files: CT once, MR twice.
+    table = pd.DataFrame({"age": np.linspace(40, 80, len(labels)), "diagnosis": labels})
+    argv = _bad_table(tmp_path, table)
+    err = fails([*argv, "--cv", "5"], capsys)
+    assert message in err
+
+
+def test_a_csv_of_chinese_text_in_gbk(tmp_path, capsys):
+    notes = ["患者咳嗽三周", "无咳嗽"] * 4
+    text = _clinical().assign(note=notes).to_csv(index=False).encode("gbk")
+    err = fails(_bad_table(tmp_path, text), capsys)
+    assert "bad.csv is not UTF-8: byte 0xbb on line 2 in column 'note'" in err
+    assert "iconv -f gb18030 -t utf-8" in err
 
 
 def test_a_csv_that_is_not_utf8(tmp_path, capsys):

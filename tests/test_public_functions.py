@@ -26,6 +26,7 @@ from polymodal import MultimodalUnion
 from polymodal.fusion import ConcatFusion
 
 PUBLIC_FUNCTIONS = [
+    "polymodal.compose.read_config",
     "polymodal.datasets.load_breast_cancer_multiomics",
     "polymodal.datasets.load_dicom_samples",
     "polymodal.datasets.make_patients",

@@ -62,6 +62,7 @@ ngram_range and size take.
 """
 
 import fnmatch
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ from .molecule import MorganFingerprint
 from .sequence import KmerVectorizer
 from .text import ClinicalTextVectorizer, SentenceEmbedder
 from .union import MultimodalUnion
+from .utils._sklearn_compat import validate_params
 
 __all__ = [
     "Config",
@@ -116,7 +118,14 @@ _RECIPES = {
 
 
 class ConfigError(ValueError):
-    """A configuration file that cannot describe a union; the message is one line."""
+    """A configuration file that cannot describe a union; the message is one line.
+
+    :func:`read_config` raises it for a file it cannot read or parse, or one
+    with an unknown key, recipe or parameter, and :meth:`Config.make_union`
+    for columns that the table lacks. The message names the file, the
+    modality and the key, and the closest accepted names. It is a
+    ``ValueError``, so ``except ValueError`` catches it too.
+    """
 
 
 def did_you_mean(name, choices):
@@ -476,7 +485,13 @@ def _is_kind(dtype, kind):
 
 @dataclass(frozen=True)
 class Config:
-    """A parsed configuration file.
+    """A configuration file, read and checked: what :func:`read_config` returns.
+
+    It holds the file's target, groups and modalities, with each modality's
+    transformer already built by its recipe; the columns are resolved against
+    a table only by :meth:`resolve_columns` and :meth:`make_union`, so one
+    configuration (``{ pattern = "gene_*" }``, say) fits any table whose
+    columns it matches.
 
     Attributes
     ----------
@@ -490,6 +505,28 @@ class Config:
         One entry per ``[modalities.<name>]`` table, in file order, each with
         ``name``, ``recipe``, ``columns`` (names and selector tables, as
         written) and an unfitted ``transformer``.
+
+    See Also
+    --------
+    read_config : Read a configuration file.
+    render_config : Write suggested modalities as a configuration file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from polymodal.compose import read_config
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "polymodal.toml"
+    >>> _ = path.write_text('''
+    ... target = "y"
+    ... [modalities.note]
+    ... columns = "note"
+    ... transformer = "text"
+    ... ''')
+    >>> config = read_config(path)
+    >>> config.target, [modality.name for modality in config.modalities]
+    ('y', ['note'])
+    >>> config.modalities[0].transformer
+    ClinicalTextVectorizer()
     """
 
     path: Path
@@ -525,6 +562,27 @@ class Config:
         ConfigError
             When a name is not a column (with the closest ones), a selector
             matches nothing, or a modality reads the target.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> import pandas as pd
+        >>> from polymodal.compose import read_config
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "polymodal.toml"
+        >>> _ = path.write_text('''
+        ... [modalities.genes]
+        ... columns = { pattern = "gene_*" }
+        ... transformer = "tabular"
+        ... [modalities.labs]
+        ... columns = { remaining = "numeric" }
+        ... transformer = "tabular"
+        ... ''')
+        >>> table = pd.DataFrame({"patient_id": ["a", "b"], "gene_1": [0.1, 0.2],
+        ...                       "gene_2": [1.0, 0.5], "crp": [3.0, 9.0],
+        ...                       "sex": ["F", "M"], "y": [0, 1]})
+        >>> read_config(path).resolve_columns(
+        ...     table.columns, target="y", dtypes=table.dtypes)
+        {'genes': ['gene_1', 'gene_2'], 'labs': ['crp']}
         """
         data = data or "the data"
         columns = [str(column) for column in columns]
@@ -637,7 +695,7 @@ class Config:
         Examples
         --------
         >>> import pathlib, tempfile
-        >>> from polymodal._recipes import read_config
+        >>> from polymodal.compose import read_config
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "polymodal.toml"
         >>> _ = path.write_text('''
         ... [modalities.genes]
@@ -759,8 +817,20 @@ def _read_modality(name, table, path):
     return _Modality(name, recipe, specs, _build(recipe, table, error))
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def read_config(path):
-    """Read and check a configuration file (the format is in the module docstring).
+    """Read and check a configuration file, as ``polymodal compare --config`` does.
+
+    The file is the one that ``polymodal init`` and :func:`render_config`
+    write: the target column, optionally a column of group labels, and one
+    ``[modalities.<name>]`` table per modality with its ``columns`` (names,
+    ``{ pattern = ... }``, ``{ regex = ... }`` or ``{ remaining = ... }``), a
+    ``transformer`` recipe (image, text, sentence, kmer, molecule, tabular)
+    and the recipe's ``params`` (and ``loader`` for images); the format is
+    described in full in the command line's documentation and in
+    ``polymodal compare --help``. Every key, recipe and parameter is checked
+    here; the columns are checked against a table by
+    :meth:`Config.make_union`.
 
     Parameters
     ----------
@@ -770,12 +840,62 @@ def read_config(path):
     Returns
     -------
     Config
+        The target, the groups and the modalities, each with an unfitted
+        transformer; :meth:`Config.make_union` builds the
+        :class:`~polymodal.MultimodalUnion` for a table's columns.
 
     Raises
     ------
     ConfigError
-        With a one-line message naming the file, the modality and the key,
-        when the file cannot be read or does not describe a union.
+        A ``ValueError`` with a one-line message naming the file, the modality
+        and the key (and the closest accepted names), when the file cannot be
+        read or does not describe a union.
+
+    See Also
+    --------
+    render_config : Write suggested modalities as such a file.
+    polymodal.MultimodalUnion : The union that :meth:`Config.make_union` builds.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> from polymodal.compose import read_config
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "polymodal.toml"
+    >>> _ = path.write_text('''
+    ... target = "diagnosis"
+    ... [modalities.note]
+    ... columns = "note"
+    ... transformer = "text"
+    ... params = { ngram_range = [1, 2] }
+    ... [modalities.clinical]
+    ... columns = ["age", "sex"]
+    ... transformer = "tabular"
+    ... ''')
+    >>> config = read_config(path)
+    >>> config.target
+    'diagnosis'
+    >>> table = pd.DataFrame({"note": ["cough", "no cough"], "age": [61, 54],
+    ...                       "sex": ["F", "M"], "diagnosis": [1, 0]})
+    >>> union = config.make_union(table.columns, target=config.target)
+    >>> [(name, columns) for name, _, columns in union.transformers]
+    [('note', 'note'), ('clinical', ['age', 'sex'])]
+    >>> union.transformers[0][1]
+    ClinicalTextVectorizer(ngram_range=(1, 2))
+
+    A mistake is one line that names the file, the modality and the key:
+
+    >>> _ = path.write_text('''
+    ... [modalities.note]
+    ... columns = "note"
+    ... transformer = "txt"
+    ... ''')
+    >>> from polymodal.compose import ConfigError
+    >>> try:
+    ...     read_config(path)
+    ... except ConfigError as error:
+    ...     print(error)
+    /.../polymodal.toml: [modalities.note] transformer: unknown recipe 'txt'; did you mean 'text'? The recipes are image, text, sentence, kmer, molecule, tabular.
     """
     path = Path(path)
     try:

@@ -254,9 +254,24 @@ def _not_utf8(path, error):
     )
     return (
         f"{path} is not UTF-8: byte 0x{raw[error.start]:02x} on line {line}"
-        f"{column}; save the file as UTF-8 (from Latin-1, say: iconv -f "
-        "latin1 -t utf-8)."
+        f"{column}; save the file as UTF-8 ({_guess_encoding(raw)})."
     )
+
+
+def _guess_encoding(raw):
+    """How to convert a file that is not UTF-8, for the most likely encoding.
+
+    Chinese text saved by Excel or Notepad on a Chinese Windows is GBK (GB18030
+    decodes it and its superset); any byte is Latin-1, so that is the guess
+    when the bytes are not Chinese.
+    """
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if any("\u4e00" <= char <= "\u9fff" for char in text):
+        return "it looks like Chinese in GBK: iconv -f gb18030 -t utf-8"
+    return "from Latin-1, say: iconv -f latin1 -t utf-8"
 
 
 def _write_builtin_cohort(out, args):
@@ -288,13 +303,17 @@ def _check_column(table, column, what, data_path):
         )
 
 
-def _check_target(y, target, cv):
-    """Check that the labels can be cross-validated."""
+def _check_target(y, target, cv, index=None):
+    """Check that the labels can be cross-validated.
+
+    ``index`` names the rows in messages (the patient IDs); positions without it.
+    """
     absent = np.flatnonzero(pd.isna(y))
     if absent.size:
+        names = absent if index is None else np.asarray(index)[absent]
         raise _UserError(
             f"the target column {target!r} is empty in {absent.size} rows (first: "
-            f"{', '.join(map(str, absent[:5]))}); drop them or fill them in."
+            f"{', '.join(map(str, names[:5]))}); drop them or fill them in."
         )
     if len(y) < 2:
         raise _UserError(
@@ -306,7 +325,7 @@ def _check_target(y, target, cv):
     if labels.size == 1:
         raise _UserError(
             f"the target column {target!r} holds one class only "
-            f"({labels[0].item()!r}); a classifier needs two or more."
+            f"({labels.tolist()[0]!r}); a classifier needs two or more."
         )
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
@@ -317,9 +336,20 @@ def _check_target(y, target, cv):
     labels, counts = np.unique(y, return_counts=True)
     labels = labels.tolist()
     if counts.min() < cv:
+        fewest = counts.min()
+        per_class = ", ".join(
+            f"{label}: {count}" for label, count in zip(labels, counts, strict=True)
+        )
+        fix = (
+            "every class needs 2 rows or more to be cross-validated: add rows "
+            "of it or drop it"
+            if fewest < 2
+            else f"fewer than the {cv} folds of --cv: lower --cv or add rows"
+        )
         raise _UserError(
-            f"class {labels[counts.argmin()]!r} of {target!r} has {counts.min()} "
-            f"rows, fewer than the {cv} folds of --cv; lower --cv or add rows."
+            f"class {labels[counts.argmin()]!r} of {target!r} has {fewest} "
+            f"row{'' if fewest == 1 else 's'} (rows per class: {per_class}); "
+            f"{fix}."
         )
 
 
@@ -381,11 +411,16 @@ def _reads_images(transformer):
     return isinstance(steps[0][1], ImageLoader)
 
 
-def _check_features(table, union, data_path):
-    """One-line errors, naming the column, for columns no modality can read."""
+def _check_features(table, union, data_path, index=None):
+    """One-line errors, naming the column, for columns no modality can read.
+
+    ``index`` names the rows (the patient IDs); the table's own without it.
+    """
     for name, columns in _read_columns(union).items():
         for column in columns:
             cells = table[column]
+            if index is not None:
+                cells = cells.set_axis(index)
             if cells.isna().all():
                 raise _UserError(
                     f"the column {column!r} of {data_path} (modality {name!r}) is "
@@ -593,9 +628,10 @@ def _compare(args):
     if groups is not None:
         _check_column(table, groups, "groups", data_path)
     y = table[target].to_numpy()
-    _check_target(y, target, args.cv)
+    patients = _patient_index(table)
+    _check_target(y, target, args.cv, index=patients)
     union = _union(config, table, target, groups, data_path, args.language)
-    _check_features(table, union, data_path)
+    _check_features(table, union, data_path, patients)
     scoring = _scoring(args.metric, y)
     group_labels = None if groups is None else table[groups].to_numpy()
     splits = _splits(
@@ -688,7 +724,7 @@ def _reproduction(
     if config is not None:
         union = (
             "read_config",
-            "polymodal._recipes",
+            "polymodal.compose",
             f"read_config({str(Path(config.path).resolve())!r}).make_union(\n"
             f"    list(table.columns), target={target!r}, groups={groups!r}, "
             "dtypes=table.dtypes\n)",
@@ -792,6 +828,13 @@ def _load_model(path, trust):
     return model
 
 
+def _patient_index(table):
+    """The rows' names: the patient_id column when the table has one."""
+    if _PATIENT_ID not in table.columns:
+        return table.index
+    return pd.Index(table[_PATIENT_ID].to_numpy())
+
+
 def _by_patient(table):
     """``table`` indexed by its patient_id column, when it has one.
 
@@ -801,7 +844,7 @@ def _by_patient(table):
     if _PATIENT_ID not in table.columns:
         return table
     table = table.copy()
-    table.index = pd.Index(table[_PATIENT_ID].to_numpy())
+    table.index = _patient_index(table)
     return table
 
 

@@ -8,8 +8,11 @@ line's configuration format. The result shows its evidence, converts to a
 :class:`~polymodal.MultimodalUnion` (also
 :meth:`polymodal.MultimodalUnion.from_frame`) and, through
 :func:`render_config`, to the commented file that ``polymodal init`` writes.
+:func:`read_config` reads such a file back, as ``polymodal compare --config``
+does, into a :class:`Config` that builds the union for a table.
 """
 
+from .._recipes import Config, ConfigError, read_config
 from ._config import render_config
 from ._detect import (
     KINDS,
@@ -22,8 +25,11 @@ from ._detect import (
 __all__ = [
     "KINDS",
     "ColumnSuggestion",
+    "Config",
+    "ConfigError",
     "ModalitySuggestion",
     "ModalitySuggestions",
+    "read_config",
     "render_config",
     "suggest_modalities",
 ]

@@ -432,6 +432,10 @@ def _detect(series):
             f"cells of Python type {type(other).__name__}, read as categories",
         )
     as_numbers = pd.to_numeric(pd.Series(strings), errors="coerce").notna()
+    if 0.5 <= as_numbers.mean() < _SHARE and not _ID_NAME.search(str(series.name)):
+        # As many numbers as polymodal compare counts as a numeric column
+        # with text in it, which it refuses.
+        return _text_among_numbers(strings, as_numbers)
     if as_numbers.mean() >= _SHARE:
         identifier = _identifier(series, present, strings)
         if identifier is not None and _ID_NAME.search(str(series.name)):
@@ -440,6 +444,8 @@ def _detect(series):
             repeated = _repeated_identifier(series, present, strings)
             if repeated is not None:
                 return repeated
+        if not as_numbers.all():
+            return _text_among_numbers(strings, as_numbers)
         return _Decision(
             "categorical",
             float(as_numbers.mean()),
@@ -507,6 +513,22 @@ def _categorical(present, why):
     )
 
 
+def _text_among_numbers(strings, as_numbers):
+    """Strings mostly numbers, some text (a typo, a unit written in)."""
+    text = [
+        cell for cell, number in zip(strings, as_numbers, strict=True) if not number
+    ]
+    return _Decision(
+        "categorical",
+        float(as_numbers.mean()),
+        len(strings),
+        strings,
+        f"numbers mixed with text: {int(as_numbers.sum())} of {len(strings)} "
+        f"sampled cells are numbers, the others text (e.g. {_example(text[0])!r}); "
+        f"{_MIXED_FIX}",
+    )
+
+
 def _mixed(present, sample, numbers, strings):
     share = len(numbers) / len(sample)
     return _Decision(
@@ -515,9 +537,17 @@ def _mixed(present, sample, numbers, strings):
         len(sample),
         strings[:2] + numbers[:1],
         f"mixed types: {len(numbers)} numbers and {len(strings)} strings in "
-        f"{len(sample)} sampled cells (e.g. {_example(strings[0])!r}); read as "
-        "categories: clean the strings to use it as numbers",
+        f"{len(sample)} sampled cells (e.g. {_example(strings[0])!r}); "
+        f"{_MIXED_FIX}",
     )
+
+
+#: What to do with a column of numbers and some text, which polymodal compare
+#: refuses (a typo or a unit written in would otherwise become a category).
+_MIXED_FIX = (
+    "read as categories, but polymodal compare refuses the column until the "
+    "text cells are fixed or emptied (pd.to_numeric(..., errors='coerce'))"
+)
 
 
 def _suffix(path):
