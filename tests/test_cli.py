@@ -944,6 +944,50 @@ def test_the_reproduction_code_runs_for_baselines_and_pairs(
     assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
 
 
+@pytest.mark.parametrize(
+    "winner",
+    ["concat + xgboost", "ct only + xgboost", "concat + hist_gradient_boosting"],
+)
+def test_the_reproduction_code_builds_the_wrapped_heads_from_public_names(
+    labelled_cohort, tmp_path, capsys, monkeypatch, winner
+):
+    pytest.importorskip("xgboost")
+    head = winner.split(" + ")[1]
+    force_winner(monkeypatch, winner)
+    out = tmp_path / "results"
+    argv = ["compare", str(labelled_cohort), "--cv", "2", "-o", str(out)]
+    argv += ["--fusions", "concat", "--heads", head]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PolymodalWarning)
+        assert main(argv) == 0
+    capsys.readouterr()
+    results = json.loads((out / "results.json").read_text())
+    best = results["best_candidate"]
+    assert best == winner
+    code = (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+    assert_imports_are_public(code)
+    assert "EncodedLabelsClassifier" not in code
+    if head == "xgboost":
+        # The labels are strings, which XGBClassifier does not take.
+        assert "y = LabelEncoder().fit_transform(" in code
+    else:
+        assert "def to_dense(X):" in code
+        assert "LabelEncoder" not in code
+    expected = next(r for r in results["statistics"] if r["candidate"] == best)
+    namespace = {}
+    printed = StringIO()
+    with warnings.catch_warnings(), redirect_stdout(printed):
+        warnings.simplefilter("ignore", PolymodalWarning)
+        exec(compile(code, "report.md", "exec"), namespace)
+    again = namespace["result"].to_frame().loc[best]
+    assert results["metrics"] == ["roc_auc", "balanced_accuracy"]
+    for metric in results["metrics"]:
+        for statistic in ("mean", "sd", "ci_low", "ci_high"):
+            column = f"{metric}_{statistic}"
+            assert again[column] == pytest.approx(expected[column], abs=1e-12)
+    assert printed.getvalue().startswith("{'roc_auc': ")
+
+
 def test_the_builtin_cohort_is_read_from_the_report_folder(builtin_run, monkeypatch):
     out, _ = builtin_run
     report = (out / "report.md").read_text()

@@ -99,6 +99,17 @@ def _hist_gradient_boosting(random_state):
     )
 
 
+#: to_dense as the reproduction code in report.md defines it, so that the code
+#: imports no private module: the same function, and the import it needs.
+_TO_DENSE_CODE = (
+    "def to_dense(X):\n"
+    "    # HistGradientBoostingClassifier takes dense features only; ConcatFusion\n"
+    "    # keeps sparse blocks (TF-IDF) sparse.\n"
+    "    return X.toarray() if sparse.issparse(X) else X\n",
+    {"from scipy import sparse"},
+)
+
+
 def _knn(random_state):
     # Distances need the modalities on one scale, as the logistic head does.
     return make_pipeline(MaxAbsScaler(), KNeighborsClassifier())
@@ -735,6 +746,16 @@ def _reproduction(
             "polymodal.datasets",
             f"make_patients_union(language={args.language!r})",
         )
+    # The reproduction code builds the xgboost head as a plain XGBClassifier
+    # and codes the target itself: EncodedLabelsClassifier is private.
+    coded = {
+        name
+        for name, head in heads.items()
+        if isinstance(head, EncodedLabelsClassifier)
+    }
+    heads = {
+        name: head.estimator if name in coded else head for name, head in heads.items()
+    }
     data = Path(data_path).resolve()
     if data.is_relative_to(Path(args.out).resolve()):
         # The built-in cohort lies beside the report: a path relative to the
@@ -754,6 +775,8 @@ def _reproduction(
         repeats=args.repeats,
         seed=args.random_state,
         scoring=scoring,
+        coded_heads=coded,
+        functions={"to_dense": _TO_DENSE_CODE},
     )
 
 

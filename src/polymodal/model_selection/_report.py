@@ -378,6 +378,8 @@ def reproduction_code(
     repeats,
     seed,
     scoring,
+    coded_heads=(),
+    functions=None,
 ):
     """Python code that scores the best candidate again with compare_fusions.
 
@@ -411,6 +413,16 @@ def reproduction_code(
         The seed of the first repeat, also passed as ``random_state``.
     scoring : list of str or None
         The metrics, as compare_fusions was given them.
+    coded_heads : collection of str, default=()
+        The heads, by name, that take classes coded 0 to n_classes - 1 only
+        (xgboost's ``XGBClassifier``), given here as they take them. When the
+        code uses one, it codes the target with ``LabelEncoder`` first and
+        names the metrics: the codes keep the classes' sorted order, so every
+        score is the same as on the labels.
+    functions : dict of str to (str, set of str), default=None
+        Functions that the estimators use and the code defines rather than
+        imports (from a private module, say), by name: the source of the
+        definition, and the import lines it needs.
 
     Returns
     -------
@@ -448,6 +460,28 @@ def reproduction_code(
     fusion_code = _dict_code(chosen_fusions, imports)
     head_code = _dict_code(chosen_heads, imports)
     final_code = _dict_code(finals, imports)
+    definitions = []
+    for name, (source, needed) in (functions or {}).items():
+        imported = {line for line in imports if line.endswith(f" import {name}")}
+        if imported:
+            imports = (imports - imported) | set(needed)
+            definitions += ["", source.rstrip("\n"), ""]
+    if definitions:
+        definitions.append("")  # Two blank lines around each definition.
+    coded = any(name in coded_heads for name in chosen_heads)
+    if coded:
+        imports.add("from sklearn.preprocessing import LabelEncoder")
+        # compare_fusions' default metrics depend on the labels; the codes'
+        # would add average_precision where the labels' leave it out.
+        scoring = list(comparison.metrics_) if scoring is None else scoring
+        target_code = [
+            f"# {', '.join(n for n in chosen_heads if n in coded_heads)} takes "
+            "classes coded 0 to n - 1 only; LabelEncoder",
+            "# keeps their sorted order, so the scores are those of the labels.",
+            f"y = LabelEncoder().fit_transform(table[{target!r}].to_numpy())",
+        ]
+    else:
+        target_code = [f"y = table[{target!r}].to_numpy()"]
     read = "read_csv" if str(data).lower().endswith(".csv") else "read_parquet"
     splitter_code = (
         f"{type(splitter).__name__}(n_splits={splitter.get_n_splits()}, shuffle=True, "
@@ -457,6 +491,7 @@ def reproduction_code(
     lines = [
         *sorted(imports, key=lambda line: (not line.startswith("import"), line)),
         "",
+        *definitions,
         f"SEED = {seed!r}",
         *(
             []
@@ -466,7 +501,7 @@ def reproduction_code(
         f"table = pd.{read}({str(data)!r})",
         f"if {index!r} in table.columns:",
         f"    table.index = pd.Index(table[{index!r}].to_numpy())",
-        f"y = table[{target!r}].to_numpy()",
+        *target_code,
         f"X = table.drop(columns=[{target!r}])",
         "groups = None" if groups is None else f"groups = table[{groups!r}].to_numpy()",
         f"union = {union[2]}",
