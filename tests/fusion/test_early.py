@@ -294,3 +294,90 @@ def test_dense_transform_peak_memory_is_close_to_its_output():
     finally:
         tracemalloc.stop()
     assert peak <= 1.5 * out.nbytes
+
+
+def _unsorted_with_stored_zeros(matrix):
+    """``matrix`` with its rows' entries reversed and one stored zero per row."""
+    matrix = matrix.tocsr()
+    rows = [
+        (matrix.indices[a:b][::-1], matrix.data[a:b][::-1])
+        for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
+    ]
+    indices, data, indptr = [], [], [0]
+    for row_indices, row_data in rows:
+        zero_at = np.setdiff1d(np.arange(matrix.shape[1]), row_indices)[:1]
+        indices += [*row_indices, *zero_at]
+        data += [*row_data, *np.zeros(zero_at.size)]
+        indptr.append(len(indices))
+    out = sparse.csr_matrix((data, indices, indptr), shape=matrix.shape)
+    out.has_sorted_indices = False
+    return out
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"scale_blocks": True, "weights": {"omics": 2.5, "note": 0.0}},
+        {"impute": "none", "indicators": False},
+        {"impute": "zero", "scale_blocks": True},
+    ],
+)
+@pytest.mark.parametrize("chunk_entries", [7, 2**16], ids=["small chunks", "default"])
+def test_sparse_output_equals_the_dense_output(params, chunk_entries, monkeypatch):
+    from polymodal.fusion import _early
+
+    monkeypatch.setattr(_early, "_CHUNK_ENTRIES", chunk_entries)
+    blocks = _mixed_blocks(200, sparse_note=True)
+    blocks = ModalityBlocks(
+        {**dict(blocks.items()), "note": _unsorted_with_stored_zeros(blocks["note"])},
+        masks=dict(blocks.masks),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingModalityWarning)
+        dense = ConcatFusion(sparse_threshold=0, **params).fit(blocks[:150])
+        expected = dense.transform(blocks)
+        step = ConcatFusion(sparse_threshold=1.0, **params).fit(blocks[:150])
+        out = step.transform(blocks)
+    assert step.sparse_output_ and isinstance(out, sparse.csr_matrix)
+    np.testing.assert_array_equal(out.toarray(), expected)
+    # A canonical CSR matrix: sorted, and no zero stored.
+    assert out.has_sorted_indices
+    assert not np.any(out.data == 0)
+    assert out.indptr[-1] == out.nnz == np.count_nonzero(expected)
+
+
+def test_sparse_transform_peak_memory_is_close_to_its_output():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    # Large enough for the fixed chunk temporaries (about 5 MiB) not to count.
+    n = 40000
+    note_mask = rng.random(n) > 0.2
+    # 50 entries in each present row, one in each run of 100 columns (1% dense).
+    per_row = 50 * note_mask
+    columns = np.arange(50) * 100 + rng.integers(0, 100, size=(n, 50))
+    note = sparse.csr_matrix(
+        (
+            rng.random(per_row.sum()),
+            columns[note_mask].ravel(),
+            np.concatenate([[0], np.cumsum(per_row)]),
+        ),
+        shape=(n, 5000),
+    )
+    blocks = ModalityBlocks(
+        {"clinical": rng.normal(size=(n, 10)), "note": note},
+        masks={"clinical": np.ones(n, bool), "note": note_mask},
+    )
+    fusion = ConcatFusion(impute="zero", sparse_threshold=1.0).fit(blocks[:500])
+    fusion.transform(blocks[:10])
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        out = fusion.transform(blocks)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    output_bytes = out.data.nbytes + out.indices.nbytes + out.indptr.nbytes
+    assert peak <= 1.5 * output_bytes

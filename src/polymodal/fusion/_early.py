@@ -15,7 +15,7 @@ from ..utils._sklearn_compat import (
     StrOptions,
     _check_feature_names_in,
 )
-from ..utils._sparse import zero_rows
+from ..utils._sparse import row_of_entries, zero_rows
 from ..utils._subset import ModalitySubsetMixin
 from ..utils.validation import SINGLE_MODALITY
 from ._base import _BlockFusion
@@ -196,17 +196,22 @@ class ConcatFusion(ModalitySubsetMixin, _BlockFusion):
         )
         if self.sparse_output_:
             parts = [
-                _fill(block, blocks.masks[name], self.fill_values_[name])
-                * self.scales_[name]
+                (block, blocks.masks[name], self.fill_values_[name], self.scales_[name])
                 for name, block in blocks.items()
             ]
             if self.indicators:
-                parts.append(
-                    np.column_stack(
-                        [blocks.masks[name] for name in blocks.names]
-                    ).astype(np.float64)
+                indicators = np.column_stack(
+                    [blocks.masks[name] for name in blocks.names]
                 )
-            return sparse.hstack(parts, format="csr")
+                parts.append(
+                    (
+                        indicators,
+                        np.ones(len(blocks), bool),
+                        np.zeros(len(blocks.names)),
+                        1.0,
+                    )
+                )
+            return _stack_csr(parts, len(blocks))
         # Dense: each block is written, imputed and scaled in its own columns
         # of the output, so that no per-modality copy and no concatenated copy
         # live beside the output.
@@ -335,6 +340,8 @@ def _fill(block, mask, fill_values):
 
 #: Rows imputed at a time in a dense block, bounding the NaN mask's size.
 _CHUNK_ROWS = 4096
+#: Entries of a sparse output written at a time (their temporaries: ~4 MiB).
+_CHUNK_ENTRIES = 2**16
 
 
 def _fill_into(out, block, mask, fill_values):
@@ -346,6 +353,127 @@ def _fill_into(out, block, mask, fill_values):
         nan = np.isnan(rows)
         if nan.any():
             np.copyto(rows, np.broadcast_to(fill_values, rows.shape), where=nan)
+
+
+def _stack_csr(parts, n_rows):
+    """The CSR matrix of the filled and scaled ``parts`` side by side.
+
+    Each part is ``(block, mask, fill_values, scale)``: a dense or sparse
+    block, imputed as :func:`_fill` does and multiplied by ``scale``. The
+    result equals ``sparse.hstack`` of the filled parts, zeros left out, but
+    is written straight into its arrays, a chunk of about
+    ``_CHUNK_ENTRIES`` entries of one part at a time: no filled copy of a
+    block and no intermediate format live beside it, so peak memory stays
+    near the output's own size.
+    """
+    parts = [_SparsePart(*part) for part in parts]
+    counts = np.zeros(n_rows, dtype=np.int64)
+    for part in parts:
+        for start, stop in part.chunks(n_rows):
+            counts[start:stop] += part.entries(start, stop)[0]
+    nnz = int(counts.sum())
+    n_columns = sum(part.width for part in parts)
+    index_dtype = (
+        np.int32 if max(nnz, n_columns) <= np.iinfo(np.int32).max else np.int64
+    )
+    indptr = np.zeros(n_rows + 1, dtype=index_dtype)
+    np.cumsum(counts, out=indptr[1:])
+    del counts
+    data = np.empty(nnz)
+    indices = np.empty(nnz, dtype=index_dtype)
+    # The next free position of each row, as the parts fill it left to right.
+    cursor = indptr[:-1].astype(np.int64)
+    offset = 0
+    for part in parts:
+        for start, stop in part.chunks(n_rows):
+            row_counts, columns, values = part.entries(start, stop)
+            firsts = np.cumsum(row_counts) - row_counts
+            rank = np.arange(len(values)) - np.repeat(firsts, row_counts)
+            positions = np.repeat(cursor[start:stop], row_counts) + rank
+            data[positions] = values
+            indices[positions] = columns + offset
+            cursor[start:stop] += row_counts
+        offset += part.width
+    matrix_type = (
+        sparse.csr_array
+        if any(isinstance(part.block, sparse.sparray) for part in parts)
+        else sparse.csr_matrix
+    )
+    output = matrix_type((data, indices, indptr), shape=(n_rows, n_columns))
+    if not all(part.sorted_indices for part in parts):
+        output.sort_indices()
+    return output
+
+
+class _SparsePart:
+    """One block of a sparse concatenation: its entries, imputed and scaled."""
+
+    def __init__(self, block, mask, fill_values, scale):
+        if sparse.issparse(block):
+            # Duplicate entries, if any, stay duplicates of the output's row:
+            # they sum as they did in the block.
+            block = block.tocsr()
+        self.block = block
+        self.mask = np.asarray(mask, dtype=bool)
+        self.fill_values = np.asarray(fill_values, dtype=np.float64)
+        self.scale = scale
+        self.width = block.shape[1]
+        self.sorted_indices = not sparse.issparse(block) or block.has_sorted_indices
+        # An absent row holds the fill values that are not zero (NaN included).
+        self.fill_columns = np.flatnonzero(self.fill_values != 0)
+
+    def chunks(self, n_rows):
+        """``(start, stop)`` runs of rows holding about ``_CHUNK_ENTRIES`` entries."""
+        if sparse.issparse(self.block):
+            per_row = max(self.block.nnz / max(n_rows, 1), self.fill_columns.size)
+        else:
+            per_row = self.width
+        size = int(np.clip(_CHUNK_ENTRIES // max(per_row, 1), 1, _CHUNK_ROWS))
+        return [(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+    def entries(self, start, stop):
+        """Per-row counts, then the columns and values, row by row, of ``start:stop``.
+
+        Zeros are left out (NaN is kept), as ``sparse.hstack`` of the dense
+        filled block would leave them out.
+        """
+        present = self.mask[start:stop]
+        if not sparse.issparse(self.block):
+            rows = np.array(self.block[start:stop], dtype=np.float64)
+            _fill_into(rows, rows, present, self.fill_values)
+            rows *= self.scale
+            row_index, columns = np.nonzero(rows != 0)
+            values = rows[row_index, columns]
+        else:
+            chunk = self.block[start:stop]
+            row_index = row_of_entries(chunk)
+            kept = present[row_index]
+            row_index, columns = row_index[kept], chunk.indices[kept]
+            values = chunk.data[kept]
+            nan = np.isnan(values)
+            values[nan] = self.fill_values[columns[nan]]
+            absent = np.flatnonzero(~present)
+            if absent.size and self.fill_columns.size:
+                # Absent rows lie between present ones: merge the two by row.
+                row_index = np.concatenate(
+                    [row_index, np.repeat(absent, self.fill_columns.size)]
+                )
+                order = np.argsort(row_index, kind="stable")
+                row_index = row_index[order]
+                columns = np.concatenate(
+                    [columns, np.tile(self.fill_columns, absent.size)]
+                )[order]
+                values = np.concatenate(
+                    [values, np.tile(self.fill_values[self.fill_columns], absent.size)]
+                )[order]
+            values *= self.scale
+            nonzero = values != 0
+            row_index, columns, values = (
+                row_index[nonzero],
+                columns[nonzero],
+                values[nonzero],
+            )
+        return np.bincount(row_index, minlength=stop - start), columns, values
 
 
 def _write_sparse(out, block):
