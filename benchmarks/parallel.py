@@ -196,8 +196,8 @@ def report(measured):
         "thread per process. *Start-up* is starting the workers and shipping "
         "each fold's arguments once (a no-op per fold); *work* is the "
         "`compare_fusions` call on the started workers, and includes the "
-        "row-independent image features, which are computed once, in the "
-        "calling process, before the folds are dispatched. Every fold score "
+        "row-independent image features, computed once before the folds are "
+        "dispatched, in `n_jobs` row chunks in parallel. Every fold score "
         "is asserted identical (exact floats) to the serial run's. Load is "
         "`os.getloadavg()` (1/5/15 min) just before each run, on a shared "
         "2-core machine; times are single runs and noisy.\n",
@@ -206,8 +206,9 @@ def report(measured):
         serial = rows[0][4]
         lines.append(f"\n## {n_patients:,} patients\n")
         lines.append(
-            f"Row-independent image features (serial, in the calling process, "
-            f"part of every run's work): {once:.1f} s.\n"
+            f"Row-independent image features alone, computed serially (part of "
+            f"every run's work, in parallel chunks for the parallel runs): "
+            f"{once:.1f} s.\n"
         )
         lines.append(
             "\n| run | load | start-up (s) | shipping (s) | work (s) | "
@@ -221,8 +222,8 @@ def report(measured):
         lines.append(
             "\nBytes one fold's task pickles to, by argument (loky memmaps "
             "numpy arrays over 1 MB instead of pickling them; the dask backend "
-            "scatters once per call only arguments dask's sizeof puts over 1 kB: "
-            "not the blocks' record, sent in every task):\n"
+            "scatters once per call the arguments dask's sizeof puts over 1 kB, "
+            "the blocks' record included, which reports its arrays' size):\n"
         )
         lines.append("| argument | bytes |\n|---|---|")
         for name, size in sizes.items():

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from joblib import parallel_config
+from joblib.parallel import get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -39,6 +40,17 @@ class WarningScaler(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         return self.scaler_.transform(X)
+
+
+class BackendScaler(StandardScaler):
+    """StandardScaler that warns which joblib backend a nested call would use."""
+
+    def fit(self, X, y=None):
+        backend, _ = get_active_backend()
+        warnings.warn(
+            f"nested backend {type(backend).__name__}", FoldWarning, stacklevel=2
+        )
+        return super().fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +151,11 @@ def test_a_dask_cluster_gives_the_serial_scores_and_warnings(data):
         # warnings.catch_warnings too, which is not thread-safe, and can undo
         # this test's "always" filter before the refit warns in this process.
         assert caught(X, y, -1)[:2] == serial_warnings[:2]
+        # A joblib call inside a fold runs on the fold's worker, not as new
+        # tasks on the cluster (which took every core whatever its n_jobs).
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            compare(X, y, -1, clinical=BackendScaler)
+    nested = {str(r.message) for r in records if r.category is FoldWarning}
+    assert "nested backend DaskDistributedBackend" not in nested
+    assert "nested backend ThreadingBackend" in nested

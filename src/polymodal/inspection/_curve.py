@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import cross_validate
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
 from ..utils._chance import chance_estimator
 from ..utils._optional import plot_axes
+from ..utils._parallel import parallel_tasks
 from ..utils._sklearn_compat import validate_params
 from ._common import (
     check_data,
@@ -154,21 +154,26 @@ def missing_modality_curve(
     splits = make_splits(estimator, X, y, cv, groups, rng)
     shared = shared_steps(estimator, union_name, X, n_jobs=n_jobs)
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
-    folds = Parallel(n_jobs=n_jobs)(
-        delayed(_curve_fold)(
-            estimator,
-            X,
-            y,
-            train,
-            test,
-            scorer,
-            columns[modality],
-            rates,
-            n_repeats,
-            seed,
-            shared,
-        )
-        for (train, test), seed in zip(splits, seeds, strict=True)
+    folds = parallel_tasks(
+        n_jobs,
+        _curve_fold,
+        (
+            (
+                estimator,
+                X,
+                y,
+                train,
+                test,
+                scorer,
+                columns[modality],
+                rates,
+                n_repeats,
+                seed,
+                shared,
+            )
+            for (train, test), seed in zip(splits, seeds, strict=True)
+        ),
+        stacklevel=3,
     )
     chance = cross_validate(
         chance_estimator(estimator), X, y, cv=splits, scoring=scorer, n_jobs=n_jobs

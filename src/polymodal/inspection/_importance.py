@@ -7,10 +7,10 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 
 from ..utils._chance import chance_estimator
 from ..utils._optional import plot_axes
+from ..utils._parallel import parallel_tasks
 from ..utils._sklearn_compat import validate_params
 from ._common import (
     check_data,
@@ -208,11 +208,14 @@ def modality_importance(
 
     if method == "permutation":
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
-        folds = Parallel(n_jobs=n_jobs)(
-            delayed(_permutation_fold)(
-                estimator, X, y, train, test, scorer, columns, n_repeats, seed, shared
-            )
-            for (train, test), seed in zip(splits, seeds, strict=True)
+        folds = parallel_tasks(
+            n_jobs,
+            _permutation_fold,
+            (
+                (estimator, X, y, train, test, scorer, columns, n_repeats, seed, shared)
+                for (train, test), seed in zip(splits, seeds, strict=True)
+            ),
+            stacklevel=3,
         )
         chance = _score_subsets(
             estimator, union_name, modalities, [()], X, y, splits, scorer, n_jobs
@@ -283,12 +286,16 @@ def _score_subsets(
         else chance_estimator(estimator)
         for subset in subsets
     }
-    flat = Parallel(n_jobs=n_jobs)(
-        delayed(fit_and_score)(
-            models[subset], X, y, train, test, scorer, shared if subset else None
-        )
-        for subset in subsets
-        for train, test in splits
+    flat = parallel_tasks(
+        n_jobs,
+        fit_and_score,
+        (
+            (models[subset], X, y, train, test, scorer, shared if subset else None)
+            for subset in subsets
+            for train, test in splits
+        ),
+        # Past this helper, modality_importance and its parameter check.
+        stacklevel=4,
     )
     flat = np.asarray(flat).reshape(len(subsets), len(splits))
     return dict(zip(subsets, flat, strict=True))

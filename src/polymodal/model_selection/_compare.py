@@ -15,7 +15,6 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length
 
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
@@ -23,7 +22,7 @@ from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion
 from ..union._row_independent import fit_pipeline, row_independent_steps
 from ..utils._chance import chance_estimator
-from ..utils._parallel import RecordingWarnings, reissue_warnings
+from ..utils._parallel import parallel_tasks
 from ..utils._sklearn_compat import (
     StrOptions,
     _safe_indexing,
@@ -305,27 +304,31 @@ def compare_fusions(
         )
     scorers = {metric: check_scoring(first_head, scoring=metric) for metric in metrics}
     shared = row_independent_steps(union, X, n_jobs=n_jobs)
-    fold_results = Parallel(n_jobs=n_jobs)(
-        delayed(RecordingWarnings(_score_fold))(
-            union,
-            shared,
-            X,
-            y,
-            train,
-            test,
-            fusions,
-            {**heads, **finals},
-            candidates,
-            scorers,
-            fold,
-            len(splits),
-            verbose,
-        )
-        for fold, (train, test) in enumerate(splits)
+    fold_records = parallel_tasks(
+        n_jobs,
+        _score_fold,
+        (
+            (
+                union,
+                shared,
+                X,
+                y,
+                train,
+                test,
+                fusions,
+                {**heads, **finals},
+                candidates,
+                scorers,
+                fold,
+                len(splits),
+                verbose,
+            )
+            for fold, (train, test) in enumerate(splits)
+        ),
+        # Past compare_fusions and its parameter check, at the caller's line.
+        stacklevel=3,
     )
-    records = [record for fold_records, _ in fold_results for record in fold_records]
-    # Level 3: past compare_fusions and its parameter check, at the caller's line.
-    reissue_warnings((caught for _, caught in fold_results), stacklevel=3)
+    records = [record for records in fold_records for record in records]
     scores = pd.DataFrame.from_records(records)
     chance = cross_validate(
         chance_estimator(first_head), X, y, cv=splits, scoring=scorers

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._parallel import RecordingWarnings, reissue_warnings
+from ..utils._parallel import WorkerTask, reissue_warnings
 from ..utils._sklearn_compat import (
     _num_samples,
     _print_elapsed_time,
@@ -275,7 +275,7 @@ def _output_in_chunks(prefix, X_m, rows, n_chunks, name, batch_size):
         with config_context(transform_output="default"):
             prefix.fit(_safe_indexing(X_m, rows[:1]))
         results = Parallel(n_jobs=n_chunks)(
-            delayed(RecordingWarnings(_chunk_output))(
+            delayed(WorkerTask(_chunk_output))(
                 prefix, _safe_indexing(X_m, chunk), name, batch_size
             )
             for chunk in chunks
