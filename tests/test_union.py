@@ -203,6 +203,37 @@ def test_every_row_absent_at_predict_keeps_the_fitted_width(frame):
     assert not blocks.masks["note"].any()
 
 
+class NaNRowsScaler(StandardScaler):
+    """StandardScaler that warns on fit and cannot read row 1 at transform."""
+
+    def fit(self, X, y=None):
+        warnings.warn("fitted by a worker", UserWarning, stacklevel=2)
+        return super().fit(X, y)
+
+    def transform(self, X):
+        out = super().transform(X)
+        out[1] = np.nan
+        return out
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_warnings_of_modalities_processed_in_workers_reach_the_caller(n_jobs):
+    X = pd.DataFrame({"a": np.arange(30.0), "b": np.arange(30.0) ** 2})
+    union = MultimodalUnion(
+        [("a", NaNRowsScaler(), ["a"]), ("b", StandardScaler(), ["b"])], n_jobs=n_jobs
+    )
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        blocks = union.fit_transform(X)
+    messages = [str(record.message) for record in records]
+    assert "fitted by a worker" in messages
+    failures = [r for r in records if r.category is RowFailureWarning]
+    assert len(failures) == 1 and "rows [1]" in str(failures[0].message)
+    # Both point at this test's call, not at a line of the library.
+    assert {r.filename for r in records} == {__file__}
+    assert not blocks.masks["a"][1]
+
+
 def test_n_jobs_gives_identical_blocks(frame, target):
     one = make_union(n_jobs=1).fit_transform(frame, target)
     two = make_union(n_jobs=2).fit_transform(frame, target)

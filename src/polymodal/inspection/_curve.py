@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._chance import chance_estimator
 from ..utils._optional import plot_axes
-from ..utils._parallel import parallel_tasks
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import validate_params
 from ._common import (
     check_data,
@@ -156,9 +156,9 @@ def missing_modality_curve(
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
     folds = parallel_tasks(
         n_jobs,
-        _curve_fold,
         (
-            (
+            task(
+                _curve_fold,
                 estimator,
                 X,
                 y,

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._chance import chance_estimator
 from ..utils._optional import plot_axes
-from ..utils._parallel import parallel_tasks
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import validate_params
 from ._common import (
     check_data,
@@ -210,9 +210,20 @@ def modality_importance(
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(splits))
         folds = parallel_tasks(
             n_jobs,
-            _permutation_fold,
             (
-                (estimator, X, y, train, test, scorer, columns, n_repeats, seed, shared)
+                task(
+                    _permutation_fold,
+                    estimator,
+                    X,
+                    y,
+                    train,
+                    test,
+                    scorer,
+                    columns,
+                    n_repeats,
+                    seed,
+                    shared,
+                )
                 for (train, test), seed in zip(splits, seeds, strict=True)
             ),
             stacklevel=3,
@@ -288,9 +299,17 @@ def _score_subsets(
     }
     flat = parallel_tasks(
         n_jobs,
-        fit_and_score,
         (
-            (models[subset], X, y, train, test, scorer, shared if subset else None)
+            task(
+                fit_and_score,
+                models[subset],
+                X,
+                y,
+                train,
+                test,
+                scorer,
+                shared if subset else None,
+            )
             for subset in subsets
             for train, test in splits
         ),

@@ -22,7 +22,7 @@ from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion
 from ..union._row_independent import fit_pipeline, row_independent_steps
 from ..utils._chance import chance_estimator
-from ..utils._parallel import parallel_tasks
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import (
     StrOptions,
     _safe_indexing,
@@ -306,9 +306,9 @@ def compare_fusions(
     shared = row_independent_steps(union, X, n_jobs=n_jobs)
     fold_records = parallel_tasks(
         n_jobs,
-        _score_fold,
         (
-            (
+            task(
+                _score_fold,
                 union,
                 shared,
                 X,

@@ -14,10 +14,10 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     process_routing,
 )
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks, prefixed_feature_names
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import (
     HasMethods,
     Hidden,
@@ -84,7 +84,11 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         on, or transform them, as a modality named ``"remainder"``.
     n_jobs : int, default=None
         Number of modalities processed in parallel with joblib (``-1``: all
-        cores). The result does not depend on it.
+        cores). The result does not depend on it, nor do the warnings: those
+        raised while a worker processes a modality are recorded there and
+        issued in the calling process, once per category and message,
+        pointing at the line that called ``fit``, ``fit_transform`` or
+        ``transform``.
     transformer_weights : dict, default=None
         Multiplier applied to each modality's block, keyed by modality name.
     verbose : bool, default=False
@@ -612,22 +616,29 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
         )
         routed = self._route(params, "fit_transform")
         specs = self._processed_specs()
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_process_modality)(
-                _prepare(trans),
-                self._select(X, *self._input_columns[name]),
-                y,
-                name=name,
-                fit=True,
-                params=routed[name],
-                weight=(self.transformer_weights or {}).get(name),
-                on_error=self.on_error,
-                batch_size=self.batch_size,
-                message=self._log_message(name, i, len(specs)),
-                input_names=self._input_names(name),
-                shared=None if shared is None else shared.part(name, rows),
-            )
-            for i, (name, trans) in enumerate(specs, start=1)
+        results = parallel_tasks(
+            self.n_jobs,
+            (
+                task(
+                    _process_modality,
+                    _prepare(trans),
+                    self._select(X, *self._input_columns[name]),
+                    y,
+                    name=name,
+                    fit=True,
+                    params=routed[name],
+                    weight=(self.transformer_weights or {}).get(name),
+                    on_error=self.on_error,
+                    batch_size=self.batch_size,
+                    message=self._log_message(name, i, len(specs)),
+                    input_names=self._input_names(name),
+                    shared=None if shared is None else shared.part(name, rows),
+                )
+                for i, (name, trans) in enumerate(specs, start=1)
+            ),
+            # Past _fit_transform, fit_transform and its fit context, at the
+            # caller's line.
+            stacklevel=4,
         )
         fitted = dict(zip([name for name, _ in specs], results, strict=True))
         self.transformers_ = [
@@ -690,22 +701,28 @@ class MultimodalUnion(TransformerMixin, _BaseComposition, auto_wrap_output_keys=
             for name, trans, _ in self.transformers_
             if name in self._block_feature_names
         ]
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_process_modality)(
-                trans,
-                self._select(X, *self._input_columns[name]),
-                None,
-                name=name,
-                fit=False,
-                params=routed[name],
-                weight=(self.transformer_weights or {}).get(name),
-                on_error=self.on_error,
-                batch_size=self.batch_size,
-                message=self._log_message(name, i, len(specs)),
-                template=self._block_templates[name],
-                shared=None if shared is None else shared.part(name, rows),
-            )
-            for i, (name, trans) in enumerate(specs, start=1)
+        results = parallel_tasks(
+            self.n_jobs,
+            (
+                task(
+                    _process_modality,
+                    trans,
+                    self._select(X, *self._input_columns[name]),
+                    None,
+                    name=name,
+                    fit=False,
+                    params=routed[name],
+                    weight=(self.transformer_weights or {}).get(name),
+                    on_error=self.on_error,
+                    batch_size=self.batch_size,
+                    message=self._log_message(name, i, len(specs)),
+                    template=self._block_templates[name],
+                    shared=None if shared is None else shared.part(name, rows),
+                )
+                for i, (name, trans) in enumerate(specs, start=1)
+            ),
+            # Past _transform and transform, at the caller's line.
+            stacklevel=3,
         )
         transformed = dict(zip([name for name, _ in specs], results, strict=True))
         for name, result in transformed.items():

@@ -6,11 +6,16 @@ from joblib import parallel_config
 from joblib.parallel import get_active_backend
 from sklearn.utils.parallel import Parallel, delayed
 
-__all__ = ["WorkerTask", "parallel_tasks", "reissue_warnings"]
+__all__ = ["WorkerTask", "parallel_tasks", "reissue_warnings", "task"]
 
 
-def parallel_tasks(n_jobs, func, tasks, *, stacklevel):
-    r"""``[func(*args) for args in tasks]``, run by joblib as :class:`WorkerTask`\ s.
+def task(func, *args, **kwargs):
+    """One task of :func:`parallel_tasks`: ``func(*args, **kwargs)``."""
+    return func, args, kwargs
+
+
+def parallel_tasks(n_jobs, tasks, *, stacklevel):
+    r"""The results of ``tasks`` (from :func:`task`), run by joblib as :class:`WorkerTask`\ s.
 
     The tasks' warnings are issued in this process afterwards, in task order
     and once per category and message (:func:`reissue_warnings`), pointing
@@ -18,7 +23,7 @@ def parallel_tasks(n_jobs, func, tasks, *, stacklevel):
     caller's line).
     """
     results = Parallel(n_jobs=n_jobs)(
-        delayed(WorkerTask(func))(*args) for args in tasks
+        delayed(WorkerTask(func))(*args, **kwargs) for func, args, kwargs in tasks
     )
     reissue_warnings((caught for _, caught in results), stacklevel=stacklevel + 1)
     return [result for result, _ in results]
