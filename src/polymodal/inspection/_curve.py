@@ -174,6 +174,7 @@ def missing_modality_curve(
             for (train, test), seed in zip(splits, seeds, strict=True)
         ),
         stacklevel=3,
+        shared=(X, y, shared),
     )
     chance = cross_validate(
         chance_estimator(estimator), X, y, cv=splits, scoring=scorer, n_jobs=n_jobs

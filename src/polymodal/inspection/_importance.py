@@ -227,6 +227,7 @@ def modality_importance(
                 for (train, test), seed in zip(splits, seeds, strict=True)
             ),
             stacklevel=3,
+            shared=(X, y, shared),
         )
         chance = _score_subsets(
             estimator, union_name, modalities, [()], X, y, splits, scorer, n_jobs
@@ -315,6 +316,7 @@ def _score_subsets(
         ),
         # Past this helper, modality_importance and its parameter check.
         stacklevel=4,
+        shared=(X, y, shared),
     )
     flat = np.asarray(flat).reshape(len(subsets), len(splits))
     return dict(zip(subsets, flat, strict=True))

@@ -327,6 +327,7 @@ def compare_fusions(
         ),
         # Past compare_fusions and its parameter check, at the caller's line.
         stacklevel=3,
+        shared=(X, y, shared),
     )
     records = [record for records in fold_records for record in records]
     scores = pd.DataFrame.from_records(records)

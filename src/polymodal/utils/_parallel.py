@@ -1,6 +1,7 @@
 """Tasks of parallel runs: their warnings, and joblib calls nested in them."""
 
 import warnings
+from contextlib import nullcontext
 
 from joblib import parallel_config
 from joblib.parallel import get_active_backend
@@ -14,17 +15,36 @@ def task(func, *args, **kwargs):
     return func, args, kwargs
 
 
-def parallel_tasks(n_jobs, tasks, *, stacklevel):
-    r"""The results of ``tasks`` (from :func:`task`), run by joblib as :class:`WorkerTask`\ s.
+def parallel_tasks(n_jobs, tasks, *, stacklevel, shared=()):
+    """The results of ``tasks`` (from :func:`task`), each run as a :class:`WorkerTask`.
 
     The tasks' warnings are issued in this process afterwards, in task order
     and once per category and message (:func:`reissue_warnings`), pointing
     ``stacklevel`` frames up from the caller of this function (1: that
     caller's line).
+
+    ``shared`` lists arguments that every task takes (the table, the target,
+    precomputed blocks). On a dask cluster they are sent to every worker once,
+    before the tasks: joblib's dask backend would otherwise place each on one
+    worker, and the scheduler, to avoid moving it, would run most tasks there
+    while the other workers wait.
     """
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(WorkerTask(func))(*args, **kwargs) for func, args, kwargs in tasks
-    )
+    shared = [argument for argument in shared if argument is not None]
+    backend, _ = get_active_backend()
+    if shared and _is_dask(backend):
+        context = parallel_config(
+            backend="dask",
+            scatter=shared,
+            client=backend.client,
+            wait_for_workers_timeout=backend.wait_for_workers_timeout,
+            **backend.submit_kwargs,
+        )
+    else:
+        context = nullcontext()
+    with context:
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(WorkerTask(func))(*args, **kwargs) for func, args, kwargs in tasks
+        )
     reissue_warnings((caught for _, caught in results), stacklevel=stacklevel + 1)
     return [result for result, _ in results]
 
@@ -61,13 +81,17 @@ class WorkerTask:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             backend, _ = get_active_backend()
-            # Named, not imported: joblib's dask backend lives in a private module.
-            if type(backend).__name__ == "DaskDistributedBackend":
+            if _is_dask(backend):
                 with parallel_config(backend="threading"):
                     result = self.func(*args, **kwargs)
             else:
                 result = self.func(*args, **kwargs)
         return result, [record.message for record in caught]
+
+
+def _is_dask(backend):
+    # Named, not imported: joblib's dask backend lives in a private module.
+    return type(backend).__name__ == "DaskDistributedBackend"
 
 
 def reissue_warnings(per_task, stacklevel):
