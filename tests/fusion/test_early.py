@@ -279,20 +279,25 @@ def test_dense_output_written_in_place_equals_the_stacked_blocks(params, sparse_
     np.testing.assert_array_equal(table.to_numpy(), out)
 
 
-def test_dense_transform_peak_memory_is_close_to_its_output():
+def _traced(call, *args):
+    """``call(*args)`` and the peak bytes it allocated beyond its start."""
     import tracemalloc
 
-    blocks = _mixed_blocks(4000)
-    fusion = ConcatFusion(scale_blocks=True).fit(blocks[:500])
-    fusion.transform(blocks[:10])
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         start = tracemalloc.get_traced_memory()[0]
-        out = fusion.transform(blocks)
-        peak = tracemalloc.get_traced_memory()[1] - start
+        out = call(*args)
+        return out, tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
+
+
+def test_dense_transform_peak_memory_is_close_to_its_output():
+    blocks = _mixed_blocks(4000)
+    fusion = ConcatFusion(scale_blocks=True).fit(blocks[:500])
+    fusion.transform(blocks[:10])
+    out, peak = _traced(fusion.transform, blocks)
     assert peak <= 1.5 * out.nbytes
 
 
@@ -348,8 +353,6 @@ def test_sparse_output_equals_the_dense_output(params, chunk_entries, monkeypatc
 
 
 def test_sparse_transform_peak_memory_is_close_to_its_output():
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     # Large enough for the fixed chunk temporaries (about 5 MiB) not to count.
     n = 40000
@@ -371,13 +374,6 @@ def test_sparse_transform_peak_memory_is_close_to_its_output():
     )
     fusion = ConcatFusion(impute="zero", sparse_threshold=1.0).fit(blocks[:500])
     fusion.transform(blocks[:10])
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        start = tracemalloc.get_traced_memory()[0]
-        out = fusion.transform(blocks)
-        peak = tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
+    out, peak = _traced(fusion.transform, blocks)
     output_bytes = out.data.nbytes + out.indices.nbytes + out.indptr.nbytes
     assert peak <= 1.5 * output_bytes
