@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from joblib import effective_n_jobs
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
@@ -20,9 +21,14 @@ from sklearn.utils.validation import check_consistent_length
 from ..exceptions import GroupLeakageWarning, MissingModalityWarning
 from ..fusion import ConcatFusion, KernelFusion
 from ..union import MultimodalUnion
-from ..union._row_independent import fit_pipeline, row_independent_steps
+from ..union._row_independent import (
+    fit_after_union,
+    fit_pipeline,
+    fit_union,
+    row_independent_steps,
+)
 from ..utils._chance import chance_estimator
-from ..utils._parallel import parallel_tasks, task
+from ..utils._parallel import WorkerTask, parallel_tasks, reissue_warnings, task
 from ..utils._sklearn_compat import (
     StrOptions,
     _safe_indexing,
@@ -304,31 +310,41 @@ def compare_fusions(
         )
     scorers = {metric: check_scoring(first_head, scoring=metric) for metric in metrics}
     shared = row_independent_steps(union, X, n_jobs=n_jobs)
-    fold_records = parallel_tasks(
+    tasks = [
+        task(
+            _score_fold,
+            union,
+            shared,
+            X,
+            y,
+            train,
+            test,
+            fusions,
+            {**heads, **finals},
+            candidates,
+            scorers,
+            fold,
+            len(splits),
+            verbose,
+        )
+        for fold, (train, test) in enumerate(splits)
+    ]
+    # With workers to spare, the union is also fitted on every row while the
+    # folds run (five folds on two workers leave the last round half idle):
+    # the refit of the winner then fits only its fusion and head.
+    fit_union_now = effective_n_jobs(n_jobs) > 1
+    if fit_union_now:
+        # Its warnings are kept apart: they belong to the refit, after the
+        # folds', and only if the refit uses this union.
+        tasks.append(task(WorkerTask(_fitted_union), union, shared, X, y))
+    results = parallel_tasks(
         n_jobs,
-        (
-            task(
-                _score_fold,
-                union,
-                shared,
-                X,
-                y,
-                train,
-                test,
-                fusions,
-                {**heads, **finals},
-                candidates,
-                scorers,
-                fold,
-                len(splits),
-                verbose,
-            )
-            for fold, (train, test) in enumerate(splits)
-        ),
+        tasks,
         # Past compare_fusions and its parameter check, at the caller's line.
         stacklevel=3,
         shared=(X, y, shared),
     )
+    fold_records = results[: len(splits)]
     records = [record for records in fold_records for record in records]
     scores = pd.DataFrame.from_records(records)
     chance = cross_validate(
@@ -340,10 +356,21 @@ def compare_fusions(
     comparison = FusionComparison(scores, metrics, candidates, skipped, chance_scores)
     best = comparison.best_candidate_
     best_candidate = next(c for c in candidates if c.name == best)
-    comparison.best_estimator_ = fit_pipeline(
-        _pipeline(union, fusions, {**heads, **finals}, best_candidate), X, y, shared
-    )
+    pipe = _pipeline(union, fusions, {**heads, **finals}, best_candidate)
+    if fit_union_now and not best_candidate.modalities:
+        (fitted_union, blocks), refit_warnings = results[-1]
+        reissue_warnings([refit_warnings], stacklevel=3)
+        comparison.best_estimator_ = fit_after_union(pipe, fitted_union, blocks, y)
+    else:
+        # A one-modality baseline won: its union drops the other modalities.
+        comparison.best_estimator_ = fit_pipeline(pipe, X, y, shared)
     return comparison
+
+
+def _fitted_union(union, shared, X, y):
+    """A clone of ``union`` fitted on every row, and the blocks it gives."""
+    union = clone(union)
+    return union, fit_union(union, X, y, shared)
 
 
 def _metrics(scoring, classifier, y):

@@ -29,7 +29,13 @@ from ._modality import (
     _warn_failed_rows,
 )
 
-__all__ = ["RowIndependentSteps", "fit_pipeline", "row_independent_steps"]
+__all__ = [
+    "RowIndependentSteps",
+    "fit_after_union",
+    "fit_pipeline",
+    "fit_union",
+    "row_independent_steps",
+]
 
 
 def row_independent_steps(union, X, *, n_jobs=None):
@@ -60,9 +66,27 @@ def fit_pipeline(pipe, X, y, shared, rows=None):
     if shared is None:
         return pipe.fit(X, y)
     _, union = pipe.steps[0]
+    return fit_after_union(pipe, union, fit_union(union, X, y, shared, rows), y)
+
+
+def fit_union(union, X, y, shared, rows=None):
+    """``union.fit_transform(X, y)``, sparing the steps ``shared`` holds, if any."""
+    if shared is None:
+        return union.fit_transform(X, y)
     if rows is None:
         rows = np.arange(_num_samples(X))
-    Xt = shared.fit_transform(union, X, y, rows)
+    return shared.fit_transform(union, X, y, rows)
+
+
+def fit_after_union(pipe, union, blocks, y):
+    """``pipe`` with the fitted ``union`` first and its later steps fitted on ``blocks``.
+
+    ``blocks`` is what ``union`` gave when it was fitted; the later steps are
+    fitted as ``Pipeline.fit`` fits them.
+    """
+    name, _ = pipe.steps[0]
+    pipe.steps[0] = (name, union)
+    Xt = blocks
     for _, step in pipe.steps[1:-1]:
         if step is not None and not (isinstance(step, str) and step == "passthrough"):
             Xt = step.fit_transform(Xt, y)
