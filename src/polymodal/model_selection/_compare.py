@@ -200,12 +200,14 @@ def compare_fusions(
         row-independent blocks are computed first, each modality's rows split
         into ``n_jobs`` chunks computed in parallel; then one task per fold
         carries the table, the target and those blocks. loky memory-maps numpy
-        arrays over 1 MB rather than pickling them per task; the dask backend
-        scatters each of them once per call. Warnings raised in a task are
-        recorded there and issued in this process afterwards, in task order and
-        once per category and message, so they are the same whatever
-        ``n_jobs`` and the backend. Scores do not depend on ``n_jobs`` or the
-        backend.
+        arrays over 1 MB rather than pickling them per task; on a dask
+        cluster they are sent to every worker once. With more than one job,
+        the union is also fitted on every row beside the folds, so that the
+        refit of the best candidate fits only its fusion step and head.
+        Warnings raised in a task are recorded there and issued in this
+        process afterwards, in task order and once per category and message,
+        so they are the same whatever ``n_jobs`` and the backend. Scores and
+        the refitted pipeline do not depend on ``n_jobs`` or the backend.
     verbose : int, default=0
         Print progress per fold.
     random_state : int, RandomState instance or None, default=None
