@@ -159,3 +159,29 @@ def test_a_dask_cluster_gives_the_serial_scores_and_warnings(data):
     nested = {str(r.message) for r in records if r.category is FoldWarning}
     assert "nested backend DaskDistributedBackend" not in nested
     assert "nested backend ThreadingBackend" in nested
+
+
+@pytest.mark.parametrize("winner", ["concat + lr", "age only + lr"])
+def test_the_refit_is_that_of_one_process_whoever_wins(data, winner, monkeypatch):
+    # With two jobs the union is fitted on every row beside the folds; a
+    # one-modality baseline, whose union drops the other modality, is refitted
+    # after them. Either way the refit is the one-process refit.
+    from polymodal.model_selection import _compare
+
+    class Winner(_compare.FusionComparison):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.best_candidate_ = winner
+
+    monkeypatch.setattr(_compare, "FusionComparison", Winner)
+    X, y = data
+    kwargs = {
+        "fusions": {"concat": ConcatFusion()},
+        "heads": {"lr": make_pipeline(StandardScaler(), LogisticRegression())},
+        "cv": StratifiedKFold(3, shuffle=True, random_state=0),
+    }
+    serial = compare_fusions(union(), X, y, n_jobs=1, **kwargs).best_estimator_
+    parallel = compare_fusions(union(), X, y, n_jobs=2, **kwargs).best_estimator_
+    np.testing.assert_array_equal(parallel.predict_proba(X), serial.predict_proba(X))
+    kept = [name for name, trans, _ in parallel[0].transformers if trans != "drop"]
+    assert kept == (["age"] if winner.startswith("age") else ["age", "smoking"])
