@@ -78,14 +78,13 @@ class WorkerTask:
         self.func = func
 
     def __call__(self, *args, **kwargs):
-        with warnings.catch_warnings(record=True) as caught:
+        backend, _ = get_active_backend()
+        nested = (
+            parallel_config(backend="threading") if _is_dask(backend) else nullcontext()
+        )
+        with warnings.catch_warnings(record=True) as caught, nested:
             warnings.simplefilter("always")
-            backend, _ = get_active_backend()
-            if _is_dask(backend):
-                with parallel_config(backend="threading"):
-                    result = self.func(*args, **kwargs)
-            else:
-                result = self.func(*args, **kwargs)
+            result = self.func(*args, **kwargs)
         return result, [record.message for record in caught]
 
 
