@@ -868,18 +868,34 @@ def test_repeats_with_groups_keep_each_group_in_one_fold(tmp_path, capsys):
     assert "StratifiedGroupKFold(n_splits=2" in report
     assert "groups = table['visit_of'].to_numpy()" in report
     # The code rebuilds the union from the config, patterns resolved again.
-    code = report.split("```python\n")[1].split("```")[0]
+    code = reproduction_code(out)
     assert "read_config(" in code
     assert "from polymodal.compose import read_config" in code
     assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     expected = next(r for r in results["statistics"] if r["candidate"] == best)
-    namespace = {}
-    with redirect_stdout(StringIO()):
-        exec(compile(code, "report.md", "exec"), namespace)
-    again = namespace["result"].to_frame().loc[best]
+    again, _ = rerun(code, best)
     assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
+
+
+def reproduction_code(out):
+    """The Python code that ends the report.md written to ``out``."""
+    return (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+
+
+def rerun(code, candidate, ignore=()):
+    """Run a report's code: its result's row for ``candidate``, and what it printed.
+
+    Warnings of the categories ``ignore`` are not shown.
+    """
+    namespace = {}
+    printed = StringIO()
+    with warnings.catch_warnings(), redirect_stdout(printed):
+        for category in ignore:
+            warnings.simplefilter("ignore", category)
+        exec(compile(code, "report.md", "exec"), namespace)
+    return namespace["result"].to_frame().loc[candidate], printed.getvalue()
 
 
 def assert_imports_are_public(code):
@@ -908,20 +924,16 @@ def test_the_report_states_the_candidates_and_reproduces_the_best(
     assert "KNeighborsClassifier()" in report
     assert f"scikit-learn {sklearn.__version__}" in report
     assert report.rstrip().endswith("```")
-    code = report.split("```python\n")[1].split("```")[0]
+    code = reproduction_code(out)
     assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     expected = next(row for row in results["statistics"] if row["candidate"] == best)
-    namespace = {}
-    printed = StringIO()
-    with redirect_stdout(printed):
-        exec(compile(code, "report.md", "exec"), namespace)
-    again = namespace["result"].to_frame().loc[best]
+    again, printed = rerun(code, best)
     for metric in results["metrics"]:
         assert again[f"{metric}_mean"] == pytest.approx(expected[f"{metric}_mean"])
         assert again[f"{metric}_ci_low"] == pytest.approx(expected[f"{metric}_ci_low"])
-    assert f"'{results['ranking_metric']}': " in printed.getvalue()
+    assert f"'{results['ranking_metric']}': " in printed
 
 
 @pytest.mark.parametrize("winner", ["ct only + logistic", "concat + knn"])
@@ -933,14 +945,11 @@ def test_the_reproduction_code_runs_for_baselines_and_pairs(
     argv = ["compare", str(small_cohort), "--cv", "2", "-o", str(out)]
     assert main([*argv, "--fusions", "concat", "--heads", "logistic", "knn"]) == 0
     capsys.readouterr()
-    code = (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+    code = reproduction_code(out)
     assert_imports_are_public(code)
     results = json.loads((out / "results.json").read_text())
     expected = next(r for r in results["statistics"] if r["candidate"] == winner)
-    namespace = {}
-    with redirect_stdout(StringIO()):
-        exec(compile(code, "report.md", "exec"), namespace)
-    again = namespace["result"].to_frame().loc[winner]
+    again, _ = rerun(code, winner)
     assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
 
 
@@ -964,7 +973,7 @@ def test_the_reproduction_code_builds_the_wrapped_heads_from_public_names(
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     assert best == winner
-    code = (out / "report.md").read_text().split("```python\n")[1].split("```")[0]
+    code = reproduction_code(out)
     assert_imports_are_public(code)
     assert "EncodedLabelsClassifier" not in code
     if head == "xgboost":
@@ -974,33 +983,24 @@ def test_the_reproduction_code_builds_the_wrapped_heads_from_public_names(
         assert "def to_dense(X):" in code
         assert "LabelEncoder" not in code
     expected = next(r for r in results["statistics"] if r["candidate"] == best)
-    namespace = {}
-    printed = StringIO()
-    with warnings.catch_warnings(), redirect_stdout(printed):
-        warnings.simplefilter("ignore", PolymodalWarning)
-        exec(compile(code, "report.md", "exec"), namespace)
-    again = namespace["result"].to_frame().loc[best]
+    again, printed = rerun(code, best, ignore=[PolymodalWarning])
     assert results["metrics"] == ["roc_auc", "balanced_accuracy"]
     for metric in results["metrics"]:
         for statistic in ("mean", "sd", "ci_low", "ci_high"):
             column = f"{metric}_{statistic}"
             assert again[column] == pytest.approx(expected[column], abs=1e-12)
-    assert printed.getvalue().startswith("{'roc_auc': ")
+    assert printed.startswith("{'roc_auc': ")
 
 
 def test_the_builtin_cohort_is_read_from_the_report_folder(builtin_run, monkeypatch):
     out, _ = builtin_run
-    report = (out / "report.md").read_text()
-    code = report.split("```python\n")[1].split("```")[0]
+    code = reproduction_code(out)
     assert "table = pd.read_csv('cohort/cohort.csv')" in code
     results = json.loads((out / "results.json").read_text())
     best = results["best_candidate"]
     expected = next(r for r in results["statistics"] if r["candidate"] == best)
     monkeypatch.chdir(out)
-    namespace = {}
-    with redirect_stdout(StringIO()):
-        exec(compile(code, "report.md", "exec"), namespace)
-    again = namespace["result"].to_frame().loc[best]
+    again, _ = rerun(code, best)
     assert again["roc_auc_mean"] == pytest.approx(expected["roc_auc_mean"])
 
 
