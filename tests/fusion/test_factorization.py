@@ -348,3 +348,20 @@ def test_iterations_do_not_grow_with_the_number_of_rows():
         for n_samples in (500, 4000)
     ]
     assert counts[1] <= max(2 * counts[0], 15)
+
+
+def test_residual_of_the_loading_step_equals_the_direct_sum_of_squares():
+    from polymodal.fusion._factorization import _solve_loadings
+
+    rng = np.random.default_rng(3)
+    masks = [rng.random(40) > 0.3, rng.random(40) > 0.5]
+    blocks = [rng.normal(size=(40, 5)) * m[:, None] for m in masks]
+    factors = rng.normal(size=(40, 3))
+    loadings, offsets, residual = _solve_loadings(
+        blocks, masks, factors, 0.7, [np.sum(b**2) for b in blocks]
+    )
+    direct = sum(
+        np.sum((b - (factors @ v.T + o) * m[:, None]) ** 2)
+        for b, m, v, o in zip(blocks, masks, loadings, offsets, strict=True)
+    )
+    assert_allclose(residual, direct, rtol=1e-12)

@@ -334,13 +334,22 @@ def _dense_copy(block):
 def _alternate(standardized, masks, loadings, alpha, max_iter, tol):
     """Alternating ridge least squares from the given initial loadings."""
     offsets = [np.zeros(block.shape[1]) for block in standardized]
+    groups = _presence_groups(masks)
+    squared_norms = [
+        float(np.einsum("ij,ij->", block, block)) for block in standardized
+    ]
     objective = np.inf
     for n_iter in range(1, max_iter + 1):
-        factors = _solve_factors(standardized, masks, loadings, alpha, offsets)
-        loadings, offsets = _solve_loadings(standardized, masks, factors, alpha)
+        factors = _solve_factors(standardized, masks, loadings, alpha, offsets, groups)
+        loadings, offsets, residual = _solve_loadings(
+            standardized, masks, factors, alpha, squared_norms
+        )
         factors, loadings = _balance(factors, loadings)
         previous = objective
-        objective = _objective(standardized, masks, factors, loadings, offsets, alpha)
+        penalty = np.einsum("ij,ij->", factors, factors) + sum(
+            np.einsum("ij,ij->", v, v) for v in loadings
+        )
+        objective = residual + alpha * float(penalty)
         change = abs(previous - objective) / objective if objective else 0.0
         if change <= tol:
             return loadings, offsets, float(objective), n_iter
@@ -393,63 +402,80 @@ def _roots(gram):
     ) @ vectors.T
 
 
-def _solve_factors(standardized, masks, loadings, alpha, offsets=None):
-    """Ridge solve of every row's factors over its present blocks.
+def _presence_groups(masks):
+    """The presence patterns of the rows, and the rows of each.
 
-    Rows sharing a presence pattern share one Gram matrix, so there is one
-    Cholesky solve per pattern, not per row. Absent rows of the standardised
-    blocks are 0 and their offsets are masked, so they add nothing to the
-    right-hand side.
+    Found once per fit: rows sharing a pattern share one Gram matrix in
+    :func:`_solve_factors`, whose every call would otherwise sort the rows
+    again (n log n per iteration).
     """
-    n_factors = loadings[0].shape[1]
-    rhs = sum(block @ v for block, v in zip(standardized, loadings, strict=True))
-    if offsets is not None:
-        rhs -= sum(
-            np.outer(mask, offset @ v)
-            for mask, offset, v in zip(masks, offsets, loadings, strict=True)
-        )
-    grams = [v.T @ v for v in loadings]
     patterns, pattern_of_row = np.unique(
         np.column_stack(masks), axis=0, return_inverse=True
     )
     pattern_of_row = pattern_of_row.reshape(-1)
-    factors = np.zeros((len(pattern_of_row), n_factors))
-    for index, pattern in enumerate(patterns):
-        if not pattern.any():
-            continue
-        pattern_gram = alpha * np.eye(n_factors) + sum(
-            gram for gram, present in zip(grams, pattern, strict=True) if present
-        )
-        rows = pattern_of_row == index
-        factors[rows] = linalg.solve(pattern_gram, rhs[rows].T, assume_a="pos").T
+    order = np.argsort(pattern_of_row, kind="stable")
+    rows = np.split(order, np.cumsum(np.bincount(pattern_of_row))[:-1])
+    return [
+        (pattern, members) for pattern, members in zip(patterns, rows) if pattern.any()
+    ]
+
+
+def _solve_factors(standardized, masks, loadings, alpha, offsets=None, groups=None):
+    """Ridge solve of every row's factors over its present blocks.
+
+    Rows sharing a presence pattern (``groups``, from :func:`_presence_groups`)
+    share one Gram matrix, so there is one Cholesky solve per pattern, not per
+    row. Absent rows of the standardised blocks are 0, and a pattern
+    subtracts the offsets of its present blocks only, so absent blocks add
+    nothing to the right-hand side. A row with no modality present keeps the
+    factors 0.
+    """
+    n_factors = loadings[0].shape[1]
+    rhs = sum(block @ v for block, v in zip(standardized, loadings, strict=True))
+    shifts = (
+        [offset @ v for offset, v in zip(offsets, loadings, strict=True)]
+        if offsets is not None
+        else [np.zeros(n_factors)] * len(loadings)
+    )
+    grams = [v.T @ v for v in loadings]
+    if groups is None:
+        groups = _presence_groups(masks)
+    factors = np.zeros((len(rhs), n_factors))
+    for pattern, rows in groups:
+        present = np.flatnonzero(pattern)
+        pattern_gram = alpha * np.eye(n_factors) + sum(grams[m] for m in present)
+        pattern_rhs = rhs[rows] - sum(shifts[m] for m in present)
+        factors[rows] = linalg.solve(pattern_gram, pattern_rhs.T, assume_a="pos").T
     return factors
 
 
-def _solve_loadings(standardized, masks, factors, alpha):
+def _solve_loadings(standardized, masks, factors, alpha, squared_norms):
     """Ridge solve of every block's loadings and offsets over its present rows.
 
     The design of block m is [U_m, 1]: the offsets are the unpenalised
-    intercepts of the per-column regressions.
+    intercepts of the per-column regressions. Also returns the residual sum of
+    squares over the present rows, ||B||^2 - 2 <C, W> + <W, G W> with the
+    Gram matrix G and cross-products C that the solve forms anyway
+    (``squared_norms`` holds each block's ||B||^2): no n-row residual is
+    formed. Rebalancing leaves it unchanged, as it leaves every product
+    u_i^T v_j unchanged.
     """
     n_factors = factors.shape[1]
     penalty = np.diag(np.r_[np.full(n_factors, alpha), 0.0])
-    loadings, offsets = [], []
-    for block, mask in zip(standardized, masks, strict=True):
-        design = np.column_stack([factors, np.ones(len(mask))]) * mask[:, None]
-        gram = design.T @ design + penalty
-        solution = linalg.solve(gram, design.T @ block, assume_a="pos")
+    loadings, offsets, residual = [], [], 0.0
+    # Absent rows of a standardised block are 0, so [U, 1]^T B needs no mask.
+    design = np.column_stack([factors, np.ones(len(factors))])
+    for block, mask, squared_norm in zip(
+        standardized, masks, squared_norms, strict=True
+    ):
+        gram = (design * mask[:, None]).T @ design
+        cross = design.T @ block
+        solution = linalg.solve(gram + penalty, cross, assume_a="pos")
+        residual += (
+            squared_norm
+            - 2.0 * np.einsum("ij,ij->", cross, solution)
+            + np.einsum("ij,ij->", solution, gram @ solution)
+        )
         loadings.append(solution[:n_factors].T)
         offsets.append(solution[n_factors])
-    return loadings, offsets
-
-
-def _objective(standardized, masks, factors, loadings, offsets, alpha):
-    # Absent rows hold 0 and get masked predictions 0, so they add no residual.
-    residual = sum(
-        float(np.sum((block - (factors @ v.T + offset) * mask[:, None]) ** 2))
-        for block, mask, v, offset in zip(
-            standardized, masks, loadings, offsets, strict=True
-        )
-    )
-    penalty = np.sum(factors**2) + sum(np.sum(v**2) for v in loadings)
-    return residual + alpha * float(penalty)
+    return loadings, offsets, max(float(residual), 0.0)
