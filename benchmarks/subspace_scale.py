@@ -46,6 +46,7 @@ from polymodal import ModalityBlocks
 from polymodal.fusion import FactorizationFusion, SubspaceFusion
 
 which, n_rows, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+n_factors = int(sys.argv[4])
 rng = np.random.default_rng(0)
 signal = rng.normal(size=(n_rows, 5))
 present = rng.random((n_rows, 3)) >= 0.3
@@ -67,7 +68,7 @@ for _ in range(repeats):
             SubspaceFusion(4, method="gcca").fit_transform(blocks)
         else:
             n_iter = FactorizationFusion(
-                8, random_state=0, max_iter=500
+                n_factors, random_state=0, max_iter=500
             ).fit(blocks).n_iter_
     times.append(time.perf_counter() - start)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -76,12 +77,25 @@ print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak / 1024,
 """
 
 
-def measure(which, n_rows, src, repeats):
+def measure(which, n_rows, src, repeats, n_factors=8):
+    """Seconds (median of ``repeats``), memory and iterations of one fit.
+
+    The cohort has a rank-5 signal in three modalities of 20, 50 and 10
+    columns; ``n_factors`` is FactorizationFusion's (8: three beyond the rank).
+    """
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env["MKL_NUM_THREADS"] = "1"
     env["PYTHONPATH"] = str(src)
     out = subprocess.run(
-        [sys.executable, "-c", WORKER, which, str(n_rows), str(repeats)],
+        [
+            sys.executable,
+            "-c",
+            WORKER,
+            which,
+            str(n_rows),
+            str(repeats),
+            str(n_factors),
+        ],
         env=env,
         capture_output=True,
         text=True,
