@@ -76,13 +76,14 @@ class FactorizationFusion(ClassNamePrefixFeaturesOutMixin, _BlockFusion):
     rate set by ``alpha`` against the singular values of the data, which grow
     with the number of rows, so it needed more iterations the more rows there
     were; with the rebalancing, and ``n_factors`` at the rank of the data's
-    signal, the count stays at 6-8 from 4,000 to 256,000 rows.
+    signal, the count stays at 6-8 from 4,000 to 256,000 rows (40 of 42
+    fits on six synthetic cohorts; the other two took 28).
     Iterations stop when the relative change of :math:`L` falls to ``tol``,
     or after ``max_iter`` with a :class:`~sklearn.exceptions.ConvergenceWarning`.
     Factors beyond the signal's rank fit noise, whose directions grow more
     alike as rows are added, and alternation settles among them slowly: with
     three factors too many, the count rose from 13 to 22 on average over
-    4,000 to 256,000 rows (``benchmarks/results/scale.md``). A smaller
+    the same rows and cohorts. A smaller
     ``n_factors`` fits faster and loses nothing but noise.
 
     Values inside present rows must be finite.
