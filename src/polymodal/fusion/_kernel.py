@@ -30,6 +30,8 @@ _KERNELS = {"rbf": rbf_kernel, "linear": linear_kernel, "cosine": cosine_similar
 
 #: Kernel entries computed at a time, per chunk of rows: 32 MiB of float64.
 _CHUNK_ELEMENTS = 1 << 22
+#: Nyström output entries written at a time: 4 MiB of float64.
+_NYSTROEM_CHUNK_ELEMENTS = 1 << 19
 
 
 class KernelFusion(
@@ -653,16 +655,27 @@ class NystroemKernelFusion(
             stacklevel=3,
         )
         scale = _inverse_sqrt(row_weights)
-        fused = np.zeros((len(blocks), self._n_features_out))
-        start = 0
+        columns, start = {}, 0
         for name, weight in self.weights_.items():
             stop = start + len(self.component_indices_[name])
             if weight > 0:
-                present = np.flatnonzero(masks[name])
-                features = self._modality_features(name, blocks[name][present])
-                features *= (np.sqrt(weight) * scale[present])[:, None]
-                fused[present, start:stop] = features
+                columns[name] = (slice(start, stop), np.sqrt(weight))
             start = stop
+        fused = np.empty((len(blocks), self._n_features_out))
+        # A chunk of rows at a time, every modality's columns of it written
+        # into a zeroed, cache-sized stretch of the output: the output is
+        # written once, front to back, and no n-row temporary is formed.
+        step = _chunk_rows(self._n_features_out, _NYSTROEM_CHUNK_ELEMENTS)
+        for first in range(0, len(blocks), step):
+            chunk = fused[first : first + step]
+            chunk[...] = 0.0
+            for name, (where, factor) in columns.items():
+                present = np.flatnonzero(masks[name][first : first + step])
+                if present.size:
+                    rows = first + present
+                    features = self._modality_features(name, blocks[name][rows])
+                    features *= (factor * scale[rows])[:, None]
+                    chunk[present, where] = features
         return fused
 
     def __sklearn_tags__(self):
@@ -715,9 +728,9 @@ def _check_gammas(gamma, kernels, blocks):
     return gammas
 
 
-def _chunk_rows(n_columns):
-    """Rows per chunk, so that a chunk holds about ``_CHUNK_ELEMENTS`` entries."""
-    return max(1, _CHUNK_ELEMENTS // max(n_columns, 1))
+def _chunk_rows(n_columns, elements=_CHUNK_ELEMENTS):
+    """Rows per chunk, so that a chunk holds about ``elements`` entries."""
+    return max(1, elements // max(n_columns, 1))
 
 
 def _kernel_matrix(kernel, gamma, rows, train, name):
