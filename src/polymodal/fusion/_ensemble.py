@@ -20,7 +20,6 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
@@ -30,6 +29,7 @@ from sklearn.utils.validation import (
 from ..utils._missing import (
     warn_predicted_rows_without_modality,
 )
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import (
     HasMethods,
     _BaseComposition,
@@ -290,7 +290,7 @@ class _ModalityEnsemble(ModalitySubsetMixin, _BaseComposition):
                 blocks[name], routed.modality[name], indices=rows
             )
             tasks.append(
-                delayed(_fit_task)(clone(estimators[name]), X_m, y_m, params, name)
+                task(_fit_task, clone(estimators[name]), X_m, y_m, params, name)
             )
             layout.append((name, None))
             if methods is None:
@@ -306,7 +306,8 @@ class _ModalityEnsemble(ModalitySubsetMixin, _BaseComposition):
             _check_partition(name, splits, len(y_m))
             for split in splits:
                 tasks.append(
-                    delayed(_fit_task)(
+                    task(
+                        _fit_task,
                         clone(estimators[name]),
                         X_m,
                         y_m,
@@ -317,7 +318,7 @@ class _ModalityEnsemble(ModalitySubsetMixin, _BaseComposition):
                     )
                 )
                 layout.append((name, split[1]))
-        results = Parallel(n_jobs=self.n_jobs)(tasks)
+        results = parallel_tasks(self.n_jobs, tasks, stacklevel=1)
         fitted, out_of_fold = {}, defaultdict(list)
         for (name, test), result in zip(layout, results, strict=True):
             if test is None:

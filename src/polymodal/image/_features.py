@@ -5,11 +5,12 @@ from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from scipy import stats
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._optional import import_optional
+from ..utils._parallel import parallel_tasks, task
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._transformers import ImageBlockMixin, ModalityTransformer
 from ..utils.validation import describe_rows
@@ -475,11 +476,21 @@ class ImageFeatures(ImageBlockMixin, ModalityTransformer):
             _fill_rows(output, images, rows, rows, self.intensity_range_, plan)
         else:
             chunks = np.array_split(rows, n_chunks)
-            values = Parallel(n_jobs=self.n_jobs)(
-                delayed(_rows_features)(
-                    images, chunk, self.intensity_range_, plan, width
-                )
-                for chunk in chunks
+            values = parallel_tasks(
+                self.n_jobs,
+                [
+                    task(
+                        _rows_features,
+                        images,
+                        chunk,
+                        self.intensity_range_,
+                        plan,
+                        width,
+                    )
+                    for chunk in chunks
+                ],
+                stacklevel=1,
+                shared=(images,),
             )
             for chunk, value in zip(chunks, values):
                 output[chunk] = value

@@ -7,9 +7,14 @@ from scipy import sparse
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.parallel import Parallel
 
-from ..utils._parallel import WorkerTask, reissue_warnings
+from ..utils._parallel import (
+    AlignedOnArrival,
+    reissue_warnings,
+    task,
+    worker_calls,
+)
 from ..utils._sklearn_compat import (
     _num_samples,
     _print_elapsed_time,
@@ -299,14 +304,16 @@ def _output_in_chunks(prefix, X_m, rows, n_chunks, name, batch_size):
         with config_context(transform_output="default"):
             prefix.fit(_safe_indexing(X_m, rows[:1]))
         results = Parallel(n_jobs=n_chunks)(
-            delayed(WorkerTask(_chunk_output))(
-                prefix, _safe_indexing(X_m, chunk), name, batch_size
+            worker_calls(
+                task(
+                    _chunk_output, prefix, _safe_indexing(X_m, chunk), name, batch_size
+                )
+                for chunk in chunks
             )
-            for chunk in chunks
         )
     except Exception:
         return None
-    outputs = [output for output, _ in results]
+    outputs = [AlignedOnArrival.unwrap(output) for output, _ in results]
     if all(isinstance(output, np.ndarray) for output in outputs):
         output = np.concatenate(outputs, axis=0)
     elif all(sparse.issparse(output) for output in outputs):
