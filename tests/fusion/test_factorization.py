@@ -365,3 +365,21 @@ def test_residual_of_the_loading_step_equals_the_direct_sum_of_squares():
         for b, m, v, o in zip(blocks, masks, loadings, offsets, strict=True)
     )
     assert_allclose(residual, direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_modalities", [3, 8, 25])
+def test_presence_groups_hold_every_row_with_a_modality_once(n_modalities):
+    # 3 modalities: a pass per pattern; 8: over 64 patterns, sorted by code;
+    # 25: too many bits for a code.
+    from polymodal.fusion._factorization import _presence_groups
+
+    rng = np.random.default_rng(n_modalities)
+    masks = [rng.random(400) > 0.3 for _ in range(n_modalities)]
+    stacked = np.column_stack(masks)
+    groups = _presence_groups(masks)
+    for pattern, rows in groups:
+        assert pattern.any()
+        assert (stacked[rows] == pattern).all()
+    assert len({tuple(pattern) for pattern, _ in groups}) == len(groups)
+    members = np.sort(np.concatenate([rows for _, rows in groups]))
+    assert_array_equal(members, np.flatnonzero(stacked.any(axis=1)))

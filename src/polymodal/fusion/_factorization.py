@@ -412,18 +412,27 @@ def _presence_groups(masks):
     """The presence patterns of the rows, and the rows of each.
 
     Found once per fit: rows sharing a pattern share one Gram matrix in
-    :func:`_solve_factors`, whose every call would otherwise sort the rows
-    again (n log n per iteration).
+    :func:`_solve_factors`. With up to 20 modalities a pattern is coded as
+    the bits of an integer; while there are at most 64 patterns, the rows of
+    each are found in one pass over the codes, without sorting the rows.
     """
-    patterns, pattern_of_row = np.unique(
-        np.column_stack(masks), axis=0, return_inverse=True
-    )
-    pattern_of_row = pattern_of_row.reshape(-1)
+    stacked = np.column_stack(masks)
+    n_modalities = stacked.shape[1]
+    if n_modalities <= 20:
+        bits = 1 << np.arange(n_modalities)
+        codes = stacked.astype(np.int64) @ bits
+        used = np.flatnonzero(np.bincount(codes))
+        patterns = (used[:, None] & bits) > 0
+        if len(used) <= 64:
+            rows = [np.flatnonzero(codes == code) for code in used]
+            return [(p, r) for p, r in zip(patterns, rows, strict=True) if p.any()]
+        pattern_of_row = np.searchsorted(used, codes)
+    else:
+        patterns, pattern_of_row = np.unique(stacked, axis=0, return_inverse=True)
+        pattern_of_row = pattern_of_row.reshape(-1)
     order = np.argsort(pattern_of_row, kind="stable")
     rows = np.split(order, np.cumsum(np.bincount(pattern_of_row))[:-1])
-    return [
-        (pattern, members) for pattern, members in zip(patterns, rows) if pattern.any()
-    ]
+    return [(p, r) for p, r in zip(patterns, rows, strict=True) if p.any()]
 
 
 def _solve_factors(standardized, masks, loadings, alpha, offsets=None, groups=None):
