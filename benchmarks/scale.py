@@ -27,11 +27,13 @@ before it, the input already built (the input itself is not counted): in this
 script's own children, ``VmHWM`` after resetting it through
 ``/proc/self/clear_refs`` less ``VmRSS`` before the step; in the reused
 kernel and subspace children, the growth of ``ru_maxrss`` over its value before
-the step. The time is the step's wall time, the least of 5 rounds when one
+the step. The time is the step's wall time, the median of 5 rounds when one
 pass (of the step and its baseline, which runs alternately in the same child)
 takes under 1 s, of 3 under 5 s, else one run (``subspace_scale.measure``:
-median of 3; ``kernel_scale._measure``: the least of the same number of
-rounds, each in a fresh process). Slopes are least-squares fits of log time and log
+median of 3; ``kernel_scale._measure``: the median of the same number of
+rounds, each in a fresh process). The median, not the least: the machine's
+share of the CPU cache varies with its neighbours, and the least of rounds
+picked a lucky round at the smallest size, where data nearly fit. Slopes are least-squares fits of log time and log
 memory on log rows; the largest cohort in 24 GiB solves the fitted memory
 power law for 24 GiB (the step alone; the input adds its own bytes). Before
 each size this process touches and frees memory for the step's output
@@ -73,7 +75,7 @@ SOURCE = SRC  # the src folder measured; --commit replaces it
 BUDGET = 24 * 2**30
 # The most memory touched before a size (see warm_memory).
 WARM_CAP = 12 * 2**30
-# Timing rounds by the seconds of one pass of step + baseline: the least of
+# Timing rounds by the seconds of one pass of step + baseline: the median of
 # 5 rounds under 1 s, of 3 under 5 s, else one run.
 ROUNDS = ((1.0, 5), (5.0, 3))
 
@@ -331,8 +333,8 @@ def child(workflow, n, folder):
             base.append(_timed(baseline, data))
         seconds.append(_timed(run, data))
     if base:
-        found["baseline_seconds"] = min(base)
-    found["seconds"] = min(seconds)
+        found["baseline_seconds"] = float(np.median(base))
+    found["seconds"] = float(np.median(seconds))
     print(json.dumps(found))
 
 
@@ -345,11 +347,10 @@ def measure(workflow, n, folder):
         mode = "exact" if workflow == "kernel" else "nystroem"
         found = _measure(SOURCE, n, mode)
         rounds = next((count for below, count in ROUNDS if found["seconds"] < below), 1)
-        # Each round in a fresh process, as the first: the least time counts.
-        for _ in range(rounds - 1):
-            found["seconds"] = min(
-                found["seconds"], _measure(SOURCE, n, mode)["seconds"]
-            )
+        # Each round in a fresh process, as the first.
+        seconds = [found["seconds"]]
+        seconds += [_measure(SOURCE, n, mode)["seconds"] for _ in range(rounds - 1)]
+        found["seconds"] = float(np.median(seconds))
         return found
     if workflow in ("subspace", "factorization", "factorization_at_rank"):
         from subspace_scale import measure as measure_subspace
@@ -496,7 +497,7 @@ def copy_probe(folder, quick):
         "## Where the CPU caches end: a plain copy per row",
         "",
         "`np.hstack` of the ConcatFusion blocks (20 + 200 + 60 float64 columns), "
-        "the least of 5 rounds per size in a fresh process. Its time per row "
+        "the median of 5 rounds per size in a fresh process. Its time per row "
         "steps up as the blocks and their copy outgrow the caches, then stays "
         "flat: a slope fitted across the step measures the caches, not the "
         "step's cost growth, so the linear workflows above start past it.",
@@ -631,9 +632,9 @@ def run_all(args, measured):
         "`VmRSS` for this script's children, `ru_maxrss` growth for the kernel "
         "(`kernel_scale._measure`) and subspace/factorization "
         "(`subspace_scale.measure`) children.",
-        "- Time (s): wall time of the step, the least of 5 rounds when one pass "
+        "- Time (s): wall time of the step, the median of 5 rounds when one pass "
         "(of the step and its baseline) is under 1 s, of 3 under 5 s, else one "
-        "run (subspace/factorization: median of 3; kernels: the least of as many "
+        "run (subspace/factorization: median of 3; kernels: the median of as many "
         "rounds, each in a fresh process); where a "
         "baseline exists it runs alternately in the same child, and the ratio is "
         "polymodal / baseline time per size, with the baseline's own slope.",
