@@ -28,13 +28,7 @@ from ..union._row_independent import (
     row_independent_steps,
 )
 from ..utils._chance import chance_estimator
-from ..utils._parallel import (
-    AlignedOnArrival,
-    WorkerTask,
-    parallel_tasks,
-    reissue_warnings,
-    task,
-)
+from ..utils._parallel import WorkerTask, parallel_tasks, reissue_warnings, task
 from ..utils._sklearn_compat import (
     StrOptions,
     _safe_indexing,
@@ -366,8 +360,7 @@ def compare_fusions(
     best_candidate = next(c for c in candidates if c.name == best)
     pipe = _pipeline(union, fusions, {**heads, **finals}, best_candidate)
     if fit_union_now and not best_candidate.modalities:
-        fitted, refit_warnings = results[-1]
-        fitted_union, blocks = AlignedOnArrival.unwrap(fitted)
+        (fitted_union, blocks), refit_warnings = results[-1]
         reissue_warnings([refit_warnings], stacklevel=3)
         comparison.best_estimator_ = fit_after_union(pipe, fitted_union, blocks, y)
     else:

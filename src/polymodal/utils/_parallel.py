@@ -41,16 +41,20 @@ def parallel_tasks(n_jobs, tasks, *, stacklevel, shared=()):
     :class:`AlignedOnArrival`, so that the tasks compute what they compute in
     one process.
     """
-    # One wrapper per shared argument: joblib's scatter finds a scattered
-    # argument in the tasks by identity.
-    wrappers = {
-        id(argument): AlignedOnArrival.of(argument)
-        for argument in shared
-        if argument is not None
-    }
     backend, _ = get_active_backend()
+    # On dask, one wrapper per shared argument: joblib's scatter finds a
+    # scattered argument in the tasks by identity.
+    wrappers = (
+        {
+            id(argument): AlignedOnArrival.of(argument)
+            for argument in shared
+            if argument is not None
+        }
+        if _is_dask(backend)
+        else {}
+    )
     context = nullcontext()
-    if wrappers and _is_dask(backend):
+    if wrappers:
         context = parallel_config(
             backend="dask",
             scatter=list(wrappers.values()),
@@ -130,7 +134,9 @@ class WorkerTask:
             warnings.simplefilter("always")
             result = self.func(*args, **kwargs)
         if _is_dask(backend):
-            # The way back lands at any byte offset too.
+            # The way back lands at any byte offset too. A WorkerTask called
+            # inside another runs under the threading backend set above, so
+            # only the outermost result is wrapped.
             result = AlignedOnArrival(result)
         return result, [record.message for record in caught]
 
