@@ -86,6 +86,15 @@ ROUNDS = ((1.0, 5), (5.0, 3))
 # window across the step reads as a slope of 1.4-1.7 for np.hstack itself.
 LINEAR = (32000, 64000, 128000, 256000)
 QUADRATIC = (1000, 2000, 4000, 8000)
+# FactorizationFusion's blocks are 80 float64 columns (640 bytes a row, 20 MB
+# at 32,000 rows), so its own cache step lies 4-8 times further out than
+# ConcatFusion's: from 128,000 rows.
+FACTORIZATION = (128000, 256000, 512000, 1024000)
+# Its iteration count is a draw of the initial loadings (6-9 at every size
+# with the factors at the data's rank, and now and then 16-50), and one
+# iteration more or less at one size moves the slope by 0.07: each size takes
+# the median over 4 initialisations, with every count shown.
+INITIALISATIONS = 4
 # The copy probe: np.hstack of the ConcatFusion blocks, per row.
 PROBE = (4000, 8000, 16000, 32000, 64000, 128000, 256000)
 # name: (label, sizes, quick sizes, baseline label, target)
@@ -110,14 +119,14 @@ WORKFLOWS = {
     ),
     "factorization": (
         "FactorizationFusion(8), fit: 3 factors beyond the data's rank 5",
-        LINEAR,
+        FACTORIZATION,
         (400, 800, 1600, 3200),
         None,
         1.1,
     ),
     "factorization_at_rank": (
         "FactorizationFusion(5), fit: n_factors at the data's rank",
-        LINEAR,
+        FACTORIZATION,
         (400, 800, 1600, 3200),
         None,
         1.1,
@@ -356,7 +365,17 @@ def measure(workflow, n, folder):
 
         at_rank = workflow == "factorization_at_rank"
         which = "subspace" if workflow == "subspace" else "factorization"
-        found = measure_subspace(which, n, SOURCE, 3, n_factors=5 if at_rank else 8)
+        if which == "subspace":
+            found = measure_subspace(which, n, SOURCE, 3)
+        else:
+            found = measure_subspace(
+                which,
+                n,
+                SOURCE,
+                3 if at_rank else 1,
+                n_factors=5 if at_rank else 8,
+                random_states=INITIALISATIONS,
+            )
         found["peak"] = found["growth_mib"] * 2**20
         return found
     env = dict(os.environ, PYTHONPATH=f"{SOURCE}{os.pathsep}{HERE}")
@@ -451,11 +470,15 @@ def row(workflow, sizes, runs):
             f"{base_slope:.2f})"
         )
     if workflow.startswith("factorization"):
-        iterations = [run["n_iter"] for run in runs]
-        per_iteration = [t / i for t, i in zip(seconds, iterations, strict=True)]
+        iterations = [np.median(run["n_iters"]) for run in runs]
+        per_iteration = [
+            np.median(np.divide(run["seconds_each"], run["n_iters"])) for run in runs
+        ]
+        each = "; ".join(", ".join(map(str, run["n_iters"])) for run in runs)
         times += (
-            f" (iterations {' / '.join(map(str, iterations))}; time per iteration "
-            f"slope {power_law(sizes, per_iteration)[0]:.2f})"
+            f" (median over {INITIALISATIONS} initial loadings; iterations "
+            f"{' / '.join(f'{value:g}' for value in iterations)}, each: {each}; "
+            f"time per iteration slope {power_law(sizes, per_iteration)[0]:.2f})"
         )
     memory = " / ".join(mib(value) for value in peaks)
     if workflow == "kernel":

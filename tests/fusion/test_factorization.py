@@ -328,7 +328,8 @@ def test_rebalancing_keeps_every_product_and_equalises_the_grams():
     rng = np.random.default_rng(3)
     factors = rng.normal(size=(50, 3)) * [5.0, 1.0, 0.2]
     loadings = [rng.normal(size=(4, 3)), 0.01 * rng.normal(size=(6, 3))]
-    balanced_factors, balanced_loadings = _balance(factors, loadings)
+    transform, balanced_loadings = _balance(factors.T @ factors, loadings)
+    balanced_factors = factors @ transform
     for before, after in zip(loadings, balanced_loadings, strict=True):
         assert_allclose(balanced_factors @ after.T, factors @ before.T, atol=1e-12)
     stacked = np.vstack(balanced_loadings)
@@ -357,8 +358,11 @@ def test_residual_of_the_loading_step_equals_the_direct_sum_of_squares():
     masks = [rng.random(40) > 0.3, rng.random(40) > 0.5]
     blocks = [rng.normal(size=(40, 5)) * m[:, None] for m in masks]
     factors = rng.normal(size=(40, 3))
+    design = np.column_stack([factors, np.ones(40)])
+    grams = np.stack([(design * m[:, None]).T @ design for m in masks])
+    crosses = [design.T @ b for b in blocks]
     loadings, offsets, residual = _solve_loadings(
-        blocks, masks, factors, 0.7, [np.sum(b**2) for b in blocks]
+        grams, crosses, [np.sum(b**2) for b in blocks], 0.7
     )
     direct = sum(
         np.sum((b - (factors @ v.T + o) * m[:, None]) ** 2)
@@ -383,3 +387,26 @@ def test_presence_groups_hold_every_row_with_a_modality_once(n_modalities):
     assert len({tuple(pattern) for pattern, _ in groups}) == len(groups)
     members = np.sort(np.concatenate([rows for _, rows in groups]))
     assert_array_equal(members, np.flatnonzero(stacked.any(axis=1)))
+
+
+def test_fit_in_chunks_of_a_few_rows_equals_the_fit_in_one_chunk(monkeypatch):
+    # Statistics merged over chunks and Gram matrices summed over them give
+    # the fit of one chunk, and the column scales are the standard deviations
+    # over the present rows.
+    import polymodal.fusion._factorization as factorization
+
+    blocks, _ = planted_blocks(seed=4, n_samples=200)
+    whole = FactorizationFusion(n_factors=3, random_state=0).fit(blocks)
+    monkeypatch.setattr(factorization, "_CHUNK_ELEMENTS", 7 * 45)
+    chunked = FactorizationFusion(n_factors=3, random_state=0).fit(blocks)
+    assert chunked.n_iter_ == whole.n_iter_
+    assert_allclose(chunked.components_, whole.components_, rtol=1e-9, atol=1e-12)
+    assert_allclose(chunked.intercept_, whole.intercept_, rtol=1e-12)
+    assert_allclose(chunked.objective_, whole.objective_, rtol=1e-12)
+    assert_allclose(
+        chunked.transform(blocks), whole.transform(blocks), rtol=1e-9, atol=1e-12
+    )
+    scales = [
+        np.std(block[blocks.masks[name]], axis=0) for name, block in blocks.items()
+    ]
+    assert_allclose(chunked.scale_, np.concatenate(scales), rtol=1e-12)

@@ -321,16 +321,10 @@ def check_present_finite(blocks, *, allow_nan):
         impute, such as ConcatFusion).
     """
     for name, block in blocks.items():
-        mask = blocks.masks[name]
-        values = block.data if sparse.issparse(block) else block
-        if np.isfinite(values).all():
-            continue
-        present = block[mask] if not mask.all() else block
-        bad = _non_finite(present, allow_nan)
+        bad = _non_finite(block, blocks.masks[name], allow_nan)
         if bad is None:
             continue
-        rows_in_present, columns = bad
-        rows = np.flatnonzero(mask)[rows_in_present]
+        rows, columns = bad
         column = (
             blocks.feature_names[name][columns[0]]
             if block.ndim == 2
@@ -350,16 +344,24 @@ def check_present_finite(blocks, *, allow_nan):
         )
 
 
-def _non_finite(block, allow_nan):
+def _non_finite(block, mask, allow_nan):
+    """Rows and columns of the bad values inside present rows, or None.
+
+    One pass over the block, without copying its present rows.
+    """
     if sparse.issparse(block):
+        if np.isfinite(block.data).all():
+            return None
         coo = block.tocoo()
         bad = np.isinf(coo.data) if allow_nan else ~np.isfinite(coo.data)
+        bad &= mask[coo.row]
         if not bad.any():
             return None
         return coo.row[bad], coo.col[bad]
     flat = block.reshape(block.shape[0], int(np.prod(block.shape[1:])))
     bad = np.isinf(flat) if allow_nan else ~np.isfinite(flat)
-    if not bad.any():
+    bad_rows = np.flatnonzero(bad.any(axis=1) & mask)
+    if not bad_rows.size:
         return None
-    rows, columns = np.nonzero(bad)
-    return rows, columns
+    rows_in_bad, columns = np.nonzero(bad[bad_rows])
+    return bad_rows[rows_in_bad], columns
