@@ -35,6 +35,8 @@ ENV = {
 _CHILD = r"""
 import json, resource, sys, time, warnings
 import numpy as np
+from backed_memory import hold_ballast
+hold_ballast()
 from polymodal import ModalityBlocks
 from polymodal.fusion import KernelFusion
 warnings.simplefilter("ignore")
@@ -62,8 +64,10 @@ print(json.dumps({"seconds": seconds, "peak": rss() - before, "output": out.nbyt
 """
 
 
-def _measure(src, n, mode, n_components=300):
-    env = os.environ | ENV | {"PYTHONPATH": str(src)}
+def _measure(src, n, mode, n_components=300, env=None):
+    """One fit in a fresh process; ``env`` adds variables (``backed_memory``)."""
+    paths = os.pathsep.join([str(src), str(HERE)])
+    env = os.environ | ENV | (env or {}) | {"PYTHONPATH": paths}
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, str(n), mode, str(n_components)],
         env=env,

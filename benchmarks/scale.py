@@ -22,28 +22,32 @@ is imported and inherited by every child):
 - ``compare_fusions`` with the 8 candidates of ``compare_cost.py`` on the
   built-in image cohort (CT slices as PNG files), stratified 5-fold, serial.
 
-Memory is the step's peak resident memory above the resident memory just
+Each size runs twice, each time in fresh processes. Memory comes from a
+plain child: the step's peak resident memory above the resident memory just
 before it, the input already built (the input itself is not counted): in this
 script's own children, ``VmHWM`` after resetting it through
 ``/proc/self/clear_refs`` less ``VmRSS`` before the step; in the reused
 kernel and subspace children, the growth of ``ru_maxrss`` over its value before
-the step. The time is the step's wall time, the median of 5 rounds when one
-pass (of the step and its baseline, which runs alternately in the same child)
-takes under 1 s, of 3 under 5 s, else one run (``subspace_scale.measure``:
-median of 3; ``kernel_scale._measure``: the median of the same number of
-rounds, each in a fresh process). The median, not the least: the machine's
-share of the CPU cache varies with its neighbours, and the least of rounds
-picked a lucky round at the smallest size, where data nearly fit. Slopes are least-squares fits of log time and log
-memory on log rows; the largest cohort in 24 GiB solves the fitted memory
-power law for 24 GiB (the step alone; the input adds its own bytes). Before
-each size this process touches and frees memory for the step's output
-(``warm_memory``: on a virtual machine, memory the host has not backed
-lately costs about 12 times as much to touch). A copy
-probe times ``np.hstack`` of the ConcatFusion blocks per row from 4,000 to
-256,000 rows, to show where the CPU caches end on the machine measuring, and
-so why the linear workflows are timed from 32,000 rows. The
-parallel speed-ups are not measured here: they are read from
-``results/parallel.md`` (``parallel.py``), with the load stated there.
+the step. Time comes from a child on memory the host has backed already
+(``backed_memory``: it keeps what it frees and first touches a ballast of
+1 GiB plus twice the plain child's peak, at most 12 GiB), because this
+virtual machine's host takes freed memory back within seconds and backs it
+again on first touch, at a cost that grew faster than the rows; the plain
+child's time is reported beside it as the slope a fresh process gives. The
+time is the step's wall time, the median of 5 rounds when one pass (of the
+step and its baseline, which runs alternately in the same child) takes under
+1 s, of 3 under 5 s, else one run (``subspace_scale.measure``: median of 3;
+``kernel_scale._measure``: the median of the same number of rounds, each in
+a fresh process). The median, not the least: the machine's share of the CPU
+cache varies with its neighbours, and the least of rounds picked a lucky
+round at the smallest size, where data nearly fit. Slopes are least-squares
+fits of log time and log memory on log rows; the largest cohort in 24 GiB
+solves the fitted memory power law for 24 GiB (the step alone; the input
+adds its own bytes). A copy probe times ``np.hstack`` of the ConcatFusion
+blocks per row from 4,000 to 256,000 rows, to show where the CPU caches end
+on the machine measuring, and so why the linear workflows are timed from
+32,000 rows. The parallel speed-ups are not measured here: they are read
+from ``results/parallel.md`` (``parallel.py``), with the load stated there.
 
 Run: .venv/bin/python benchmarks/scale.py   (about 3 minutes on 2 cores)
 ``--commit C`` measures the ``src`` of commit C (extracted with ``git archive``)
@@ -65,6 +69,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import backed_memory  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -73,8 +78,8 @@ PARALLEL = HERE / "results" / "parallel.md"
 SRC = HERE.parent / "src"
 SOURCE = SRC  # the src folder measured; --commit replaces it
 BUDGET = 24 * 2**30
-# The most memory touched before a size (see warm_memory).
-WARM_CAP = 12 * 2**30
+# The largest ballast of a timing child (see backed_memory).
+BALLAST_CAP = 12 * 2**30
 # Timing rounds by the seconds of one pass of step + baseline: the median of
 # 5 rounds under 1 s, of 3 under 5 s, else one run.
 ROUNDS = ((1.0, 5), (5.0, 3))
@@ -320,8 +325,10 @@ def child(workflow, n, folder):
     """Measure one size in this (fresh) process; print one line of JSON."""
     import warnings
 
+    from backed_memory import hold_ballast
     from modalities import resident_bytes
 
+    hold_ballast()
     warnings.simplefilter("ignore")
     make, run, baseline, warm = _steps(workflow, folder)
     run(make(warm))  # lazy imports and caches are not the step's
@@ -348,75 +355,54 @@ def child(workflow, n, folder):
 
 # ---------------------------------------------------------------- parent side
 def measure(workflow, n, folder):
-    """One size of one workflow in a fresh process: seconds, peak bytes, ..."""
+    """One size of one workflow: peak memory from a plain child, time from a
+    child on backed memory (see ``backed_memory``), and the plain child's time
+    as ``fresh_seconds``."""
+    plain = _measure_in(workflow, n, folder, {})
+    ballast = min(BALLAST_CAP, 2**30 + 2 * plain["peak"])
+    backed = _measure_in(workflow, n, folder, backed_memory.environment(ballast))
+    return backed | {"peak": plain["peak"], "fresh_seconds": plain["seconds"]}
+
+
+def _measure_in(workflow, n, folder, env):
+    """One size of one workflow in fresh processes with ``env`` added."""
     if workflow in ("kernel", "nystroem"):
         from kernel_scale import _measure
 
         mode = "exact" if workflow == "kernel" else "nystroem"
-        found = _measure(SOURCE, n, mode)
+        found = _measure(SOURCE, n, mode, env=env)
         rounds = next((count for below, count in ROUNDS if found["seconds"] < below), 1)
         # Each round in a fresh process, as the first.
         seconds = [found["seconds"]]
-        seconds += [_measure(SOURCE, n, mode)["seconds"] for _ in range(rounds - 1)]
+        seconds += [
+            _measure(SOURCE, n, mode, env=env)["seconds"] for _ in range(rounds - 1)
+        ]
         found["seconds"] = float(np.median(seconds))
         return found
     if workflow in ("subspace", "factorization", "factorization_at_rank"):
         from subspace_scale import measure as measure_subspace
 
         at_rank = workflow == "factorization_at_rank"
-        which = "subspace" if workflow == "subspace" else "factorization"
-        if which == "subspace":
-            found = measure_subspace(which, n, SOURCE, 3)
+        if workflow == "subspace":
+            found = measure_subspace(workflow, n, SOURCE, 3, env=env)
         else:
             found = measure_subspace(
-                which,
+                "factorization",
                 n,
                 SOURCE,
                 3 if at_rank else 1,
                 n_factors=5 if at_rank else 8,
                 random_states=INITIALISATIONS,
+                env=env,
             )
         found["peak"] = found["growth_mib"] * 2**20
         return found
-    env = dict(os.environ, PYTHONPATH=f"{SOURCE}{os.pathsep}{HERE}")
+    env = os.environ | env | {"PYTHONPATH": f"{SOURCE}{os.pathsep}{HERE}"}
     command = [sys.executable, __file__, "--child", workflow, str(n), str(folder)]
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{workflow} at {n}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-_WARM = """
-import sys, time
-import numpy as np
-size = int(sys.argv[1])
-start = time.perf_counter()
-touched = np.ones(size // 8)
-print((time.perf_counter() - start) / (size / 1e9))
-"""
-
-
-def warm_memory(size):
-    """Touch ``size`` bytes of fresh memory, free them; seconds per GB it took.
-
-    On a virtual machine the host backs the guest's memory when the guest
-    first touches it, and takes it back some time after the guest frees it:
-    touching memory not used lately cost about 2 s/GB on the machine these
-    figures come from, against 0.17 s/GB once backed. A step's output is
-    fresh memory, so without this the larger sizes, whose outputs outgrow
-    the memory the previous ones left backed, would pay for the host's work,
-    a cost of the machine and not of the step. Run just before each size, in
-    a process of its own (a child inherits its parent's peak resident size,
-    which the kernel and subspace children measure from): the child that
-    measures next gets the pages just freed.
-    """
-    out = subprocess.run(
-        [sys.executable, "-c", _WARM, str(int(size))],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(out.stdout)
 
 
 def power_law(sizes, values):
@@ -458,6 +444,7 @@ def row(workflow, sizes, runs):
     seconds = [run["seconds"] for run in runs]
     peaks = [max(run["peak"], 1) for run in runs]
     time_slope = power_law(sizes, seconds)[0]
+    fresh_slope = power_law(sizes, [run["fresh_seconds"] for run in runs])[0]
     memory_slope = power_law(sizes, peaks)[0]
     times = " / ".join(f"{value:.3g}" for value in seconds)
     if baseline:
@@ -502,7 +489,7 @@ def row(workflow, sizes, runs):
         largest += " (a fixed part dominates the memory: not a forecast)"
     return (
         f"| {label} | {' / '.join(f'{n:,}' for n in sizes)} | {times} | "
-        f"{time_slope:.2f} | {memory} | {memory_slope:.2f} | "
+        f"{time_slope:.2f} ({fresh_slope:.2f}) | {memory} | {memory_slope:.2f} | "
         f"{largest} | {shown} | "
         f"{'—' if met is None else ('yes' if met else 'no')} |"
     )
@@ -513,7 +500,6 @@ def copy_probe(folder, quick):
     sizes = PROBE[:4] if quick else PROBE
     seconds = []
     for n in sizes:
-        warm_memory(2**30)
         seconds.append(measure("copy", n, folder)["seconds"])
     lines = [
         "## Where the CPU caches end: a plain copy per row",
@@ -615,7 +601,7 @@ def run_all(args, measured):
 
     start_load, started = load(), time.perf_counter()
     chosen = args.only or list(WORKFLOWS)
-    lines, loads, warmups = [], [], []
+    lines, loads = [], []
     with tempfile.TemporaryDirectory() as folder:
         for workflow in chosen:
             _, sizes, quick, _, _ = WORKFLOWS[workflow]
@@ -623,11 +609,7 @@ def run_all(args, measured):
             if workflow == "image":
                 write_pngs(Path(folder), max(sizes), 64)
             loads.append(os.getloadavg()[0])
-            runs = []
-            for n in sizes:
-                previous = runs[-1]["peak"] if runs else 0
-                warmups.append(warm_memory(min(WARM_CAP, 2**30 + 4 * previous)))
-                runs.append(measure(workflow, n, folder))
+            runs = [measure(workflow, n, folder) for n in sizes]
             lines.append(row(workflow, sizes, runs))
             print(lines[-1], flush=True)
     probe = [] if args.only else copy_probe(folder, args.quick)
@@ -644,11 +626,16 @@ def run_all(args, measured):
         "",
         "- Each size runs in a fresh subprocess with one BLAS thread; the input is "
         "built before the step and not counted.",
-        "- Before each size, 1 GiB plus 4 times the previous size's peak (at most "
-        "12 GiB) is touched and freed, so that the host of this virtual machine "
-        "has backed the memory the step's output takes (`warm_memory`): it took "
-        f"{min(warmups):.2f}–{max(warmups):.2f} s/GB in this run, against about "
-        "0.17 s/GB for memory already backed.",
+        "- Each size runs twice. Time comes from a child on memory the host has "
+        "backed (`backed_memory`: it keeps the memory it frees and first touches "
+        "a ballast of 1 GiB plus twice the plain child's peak, at most 12 GiB), "
+        "memory from a plain child. This virtual machine's host takes freed "
+        "memory back within seconds and backs it again on first touch (1.84 GB "
+        "took 0.30 s to touch 0–0.5 s after it was freed, 2.1 s after 5 s), a "
+        "cost of the machine that a step writing a large output over seconds "
+        "pays for more of its pages the larger it is. The plain child's time "
+        "slope is given in parentheses: what a fresh process on this machine "
+        "sees.",
         "- Peak memory (MiB): the step's peak resident memory above the resident "
         "memory just before it: `VmHWM` reset through `/proc/self/clear_refs` less "
         "`VmRSS` for this script's children, `ru_maxrss` growth for the kernel "
@@ -670,7 +657,7 @@ def run_all(args, measured):
         "multiple fitted as peak = fixed + multiple × 8n² bytes over the sizes); "
         "the other workflows are reported.",
         "",
-        "| workflow | sizes | time per size (s) | time slope | peak memory per size "
+        "| workflow | sizes | time per size (s) | time slope (fresh process) | peak memory per size "
         "(MiB) | memory slope | largest n in 24 GiB | target | met? |",
         "|---|---|---|---|---|---|---|---|---|",
         *lines,

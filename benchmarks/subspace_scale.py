@@ -42,6 +42,8 @@ QUICK_SIZES = {"subspace": [200, 400], "factorization": [400, 800]}
 WORKER = r"""
 import json, resource, statistics, sys, time, warnings
 import numpy as np
+from backed_memory import hold_ballast
+hold_ballast()
 from polymodal import ModalityBlocks
 from polymodal.fusion import FactorizationFusion, SubspaceFusion
 
@@ -82,7 +84,7 @@ print(json.dumps({"seconds": statistics.median(seconds), "peak_mib": peak / 1024
 """
 
 
-def measure(which, n_rows, src, repeats, n_factors=8, random_states=1):
+def measure(which, n_rows, src, repeats, n_factors=8, random_states=1, env=None):
     """Seconds (median of ``repeats``), memory and iterations of one fit.
 
     The cohort has a rank-5 signal in three modalities of 20, 50 and 10
@@ -90,10 +92,11 @@ def measure(which, n_rows, src, repeats, n_factors=8, random_states=1):
     With ``random_states`` > 1 FactorizationFusion is fitted from that many
     initial loadings (``random_state`` 0, 1, ...): ``seconds`` is the median
     of their medians, ``n_iters`` and ``seconds_each`` hold each one's.
+    ``env`` adds environment variables (``backed_memory.environment``).
     """
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1") | (env or {})
     env["MKL_NUM_THREADS"] = "1"
-    env["PYTHONPATH"] = str(src)
+    env["PYTHONPATH"] = os.pathsep.join([str(src), str(Path(__file__).parent)])
     out = subprocess.run(
         [
             sys.executable,
