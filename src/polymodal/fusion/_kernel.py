@@ -601,10 +601,9 @@ class NystroemKernelFusion(
         random_state = check_random_state(self.random_state)
         self.components_, self.component_indices_, self.normalizations_ = {}, {}, {}
         for name, block in blocks.items():
-            present = block[blocks.masks[name]]
-            n_present = present.shape[0]
-            indices = random_state.permutation(n_present)[: self.n_components]
-            landmarks = present[indices]
+            present = np.flatnonzero(blocks.masks[name])
+            indices = random_state.permutation(len(present))[: self.n_components]
+            landmarks = block[present[indices]]
             # The landmarks given twice, so that their distance to themselves
             # is exactly 0, as in scikit-learn's Nystroem.
             basis = self._kernel(name, landmarks, landmarks)
