@@ -516,7 +516,8 @@ class NystroemKernelFusion(
     components_ : dict of str to {ndarray, sparse matrix}
         The landmark rows of each modality.
     component_indices_ : dict of str to ndarray of int
-        The landmarks' positions among the training rows.
+        The landmarks' positions among the training rows in which the
+        modality is present.
     normalizations_ : dict of str to ndarray of shape (c_m, c_m)
         :math:`K_m(L_m, L_m)^{-1/2}`, transposed, for each modality.
     n_features_in_ : int
