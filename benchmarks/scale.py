@@ -49,7 +49,7 @@ on the machine measuring, and so why the linear workflows are timed from
 32,000 rows. The parallel speed-ups are not measured here: they are read
 from ``results/parallel.md`` (``parallel.py``), with the load stated there.
 
-Run: .venv/bin/python benchmarks/scale.py   (about 3 minutes on 2 cores)
+Run: .venv/bin/python benchmarks/scale.py   (17-22 minutes on 2 cores)
 ``--commit C`` measures the ``src`` of commit C (extracted with ``git archive``)
 instead of the working tree's, e.g. while the working tree is mid-edit.
 Smoke run (tiny sizes, prints without writing): ... scale.py --quick

@@ -118,8 +118,8 @@ class FactorizationFusion(ClassNamePrefixFeaturesOutMixin, _BlockFusion):
     iteration then reads that copy once, a chunk of rows at a time, solving
     the chunk's factors and adding them to the loading step's sums while the
     chunk is in cache. Time and memory grow in step with the rows (time slope
-    0.99 over 128,000 to 1,024,000 rows in ``benchmarks/scale.py``, 1.08 in
-    fresh processes, which also pay for touching new memory).
+    0.99-1.01 over 128,000 to 1,024,000 rows in ``benchmarks/scale.py``,
+    1.04-1.08 in fresh processes, which also pay for touching new memory).
     :meth:`transform` standardises and solves a chunk of rows at a time, with
     no copy of the blocks.
 
