@@ -358,8 +358,10 @@ def _non_finite(block, mask, allow_nan):
         if not bad.any():
             return None
         return coo.row[bad], coo.col[bad]
-    flat = block.reshape(block.shape[0], int(np.prod(block.shape[1:])))
-    bad = np.isinf(flat) if allow_nan else ~np.isfinite(flat)
+    bad = np.isinf(block) if allow_nan else ~np.isfinite(block)
+    # The new boolean array, not the block, is flattened: a view, where a
+    # block that is not contiguous would be copied.
+    bad = bad.reshape(block.shape[0], int(np.prod(block.shape[1:])))
     bad_rows = np.flatnonzero(bad.any(axis=1) & mask)
     if not bad_rows.size:
         return None
