@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import ModalityBlocks
+from ..utils._chunks import chunk_rows
 from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import Interval
 from ._base import _BlockFusion
@@ -412,7 +413,7 @@ def _pattern_runs(masks, n_columns):
     columns. Within a chunk every block is either present in each row or
     absent in each, so no step needs a mask.
     """
-    step = max(1, _CHUNK_ELEMENTS // max(n_columns, 1))
+    step = chunk_rows(n_columns, _CHUNK_ELEMENTS)
     groups = _presence_groups(masks)
     runs, start = [], 0
     for pattern, rows in groups:

@@ -18,6 +18,7 @@ from sklearn.utils.extmath import row_norms, safe_sparse_dot
 from sklearn.utils.multiclass import type_of_target
 
 from ..exceptions import PolymodalWarning
+from ..utils._chunks import chunk_rows
 from ..utils._missing import warn_fused_rows_without_modality
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..utils._subset import ModalitySubsetMixin
@@ -319,7 +320,7 @@ class KernelFusion(
         if matrix is None:
             chunks = self._kernel_chunks(name, rows)
         else:
-            step = _chunk_rows(matrix.shape[1])
+            step = chunk_rows(matrix.shape[1], _CHUNK_ELEMENTS)
             chunks = (
                 (start, matrix[start : start + step])
                 for start in range(0, matrix.shape[0], step)
@@ -362,7 +363,7 @@ class KernelFusion(
             train = normalize(train, copy=True)
             if square:
                 rows = train
-        step = _chunk_rows(n_train)
+        step = chunk_rows(n_train, _CHUNK_ELEMENTS)
         for start in range(0, n_rows, step):
             chunk = rows[start : start + step]
             if kernel == "rbf":
@@ -665,7 +666,7 @@ class NystroemKernelFusion(
         # A chunk of rows at a time, every modality's columns of it written
         # into a zeroed, cache-sized stretch of the output: the output is
         # written once, front to back, and no n-row temporary is formed.
-        step = _chunk_rows(self._n_features_out, _NYSTROEM_CHUNK_ELEMENTS)
+        step = chunk_rows(self._n_features_out, _NYSTROEM_CHUNK_ELEMENTS)
         for first in range(0, len(blocks), step):
             chunk = fused[first : first + step]
             chunk[...] = 0.0
@@ -726,11 +727,6 @@ def _check_gammas(gamma, kernels, blocks):
             float(value) if value is not None else 1.0 / blocks[name].shape[1]
         )
     return gammas
-
-
-def _chunk_rows(n_columns, elements=_CHUNK_ELEMENTS):
-    """Rows per chunk, so that a chunk holds about ``elements`` entries."""
-    return max(1, elements // max(n_columns, 1))
 
 
 def _kernel_matrix(kernel, gamma, rows, train, name):
@@ -840,7 +836,7 @@ def _centered_alignment(kernel, target):
     target = target - target.mean(axis=0)
     target_norm = np.linalg.norm(target.T @ target)
     squares = inner = 0.0
-    step = _chunk_rows(kernel.shape[1])
+    step = chunk_rows(kernel.shape[1], _CHUNK_ELEMENTS)
     for start in range(0, kernel.shape[0], step):
         stop = start + step
         centered = kernel[start:stop] - column_means - row_means[start:stop] + mean
